@@ -1,0 +1,133 @@
+//! Authentication (Argon2id passwords, JWT access tokens, rotating refresh
+//! tokens bound to devices) and the caller's scope.
+
+pub mod password;
+pub mod routes;
+pub mod service;
+pub mod token;
+
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use landpatrol_sync::{ErrorCode, Role};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller, taken from the bearer token.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub town: Option<Uuid>,
+    pub patrol_towns: Vec<Uuid>,
+    pub device: Option<Uuid>,
+}
+
+/// Which towns' data a caller may see and change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    /// The bureau and the leadership group: everything, including the unassigned queue.
+    District,
+    /// The given towns only (a town officer's town, an inspector's patrol towns).
+    Towns(Vec<Uuid>),
+}
+
+impl Scope {
+    /// Whether a record of `town` (None: the unassigned queue) is in scope.
+    pub fn covers(&self, town: Option<Uuid>) -> bool {
+        match self {
+            Scope::District => true,
+            Scope::Towns(list) => town.is_some_and(|t| list.contains(&t)),
+        }
+    }
+}
+
+impl AuthUser {
+    pub fn scope(&self) -> Scope {
+        match self.role {
+            Role::BureauAdmin | Role::Verifier => Scope::District,
+            Role::TownOfficer => Scope::Towns(self.town.into_iter().collect()),
+            Role::Inspector if self.patrol_towns.is_empty() => Scope::District,
+            Role::Inspector => Scope::Towns(self.patrol_towns.clone()),
+        }
+    }
+
+    /// Refuses unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("the role {} may not do this", self.role))
+                .with_details(serde_json::json!({ "allowed_roles": roles })))
+        }
+    }
+
+    /// Refuses unless `town` is in the caller's scope.
+    pub fn require_town(&self, town: Option<Uuid>) -> Result<(), ApiError> {
+        if self.scope().covers(town) { Ok(()) } else { Err(ApiError::out_of_scope()) }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "send Authorization: Bearer <access token>"))?;
+    let value =
+        header.to_str().map_err(|_| ApiError::new(ErrorCode::InvalidToken, "malformed Authorization header"))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "expected a Bearer token"))
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let token = bearer(req)?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "application state missing"))?;
+            let claims = state.keys.verify(token).map_err(|e| {
+                let msg = match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the access token has expired; refresh it",
+                    _ => "the access token is not valid",
+                };
+                ApiError::new(ErrorCode::InvalidToken, msg)
+            })?;
+            Ok(AuthUser {
+                id: claims.sub,
+                username: claims.name,
+                role: claims.role,
+                town: claims.town,
+                patrol_towns: claims.towns,
+                device: claims.dev,
+            })
+        })())
+    }
+}
+
+/// An optional caller: anonymous when no Authorization header is sent, an
+/// error when one is sent but is not valid.
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeAuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
+            ready(AuthUser::from_request(req, payload).into_inner().map(|u| MaybeAuthUser(Some(u))))
+        } else {
+            ready(Ok(MaybeAuthUser(None)))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! HTTP handlers for `/auth`, `/devices` and `/users`.
+
+use actix_web::{HttpResponse, web};
+use landpatrol_sync::Role;
+use landpatrol_sync::error::ErrorBody;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::AuthUser;
+use super::service::{self, AuthContext, DeviceView, NewDevice, NewUser, TokenPair, UserView};
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/login").post(login))
+        .service(web::resource("/auth/refresh").post(refresh))
+        .service(web::resource("/auth/logout").post(logout))
+        .service(web::resource("/auth/me").get(me))
+        .service(web::resource("/devices").post(register_device).get(list_devices))
+        .service(web::resource("/users").post(create_user).get(list_users));
+}
+
+fn ctx(state: &AppState) -> AuthContext<'_> {
+    AuthContext { db: &state.db, keys: &state.keys, refresh_ttl_days: state.refresh_ttl_days() }
+}
+
+/// Login request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"username": "inspector", "password": "landpatrol-demo", "device_id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7f81"}))]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// Binds the session to a registered device (`POST /devices`).
+    pub device_id: Option<Uuid>,
+}
+
+/// A refresh token, for `/auth/refresh` and `/auth/logout`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"refresh_token": "lprt_Qm9vdHN0cmFw…"}))]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Logs in with username and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials", body = ErrorBody),
+              (status = 422, description = "unknown_device", body = ErrorBody)))]
+pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
+    let pair = service::login(&ctx(&state), &body.username, &body.password, body.device_id).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once;
+/// presenting a spent one revokes every token of its family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair),
+              (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ErrorBody)))]
+pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::refresh(&ctx(&state), &body.refresh_token).await?))
+}
+
+/// Ends the session of a refresh token (idempotent).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "session ended")))]
+pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+    service::logout(&state.db, &body.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::me(&state.db, &user).await?))
+}
+
+/// Registers the caller's device. Retrying with the same `device_id` returns
+/// the same device (200) instead of creating another (201).
+#[utoipa::path(post, path = "/api/v1/devices", tag = "auth", security(("bearer" = [])), request_body = NewDevice,
+    responses((status = 201, body = DeviceView), (status = 200, description = "already registered", body = DeviceView),
+              (status = 422, body = ErrorBody)))]
+pub async fn register_device(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewDevice>,
+) -> ApiResult<HttpResponse> {
+    let (created, device) = service::register_device(&state.db, &user, body.into_inner()).await?;
+    Ok(if created { HttpResponse::Created().json(device) } else { HttpResponse::Ok().json(device) })
+}
+
+/// The caller's registered devices.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = [DeviceView])))]
+pub async fn list_devices(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::list_devices(&state.db, &user).await?))
+}
+
+/// Creates a user (bureau admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "auth", security(("bearer" = [])), request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, description = "username_taken", body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewUser>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::BureauAdmin])?;
+    Ok(HttpResponse::Created().json(service::create_user(&state.db, body.into_inner()).await?))
+}
+
+/// Lists users (bureau admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = [UserView]), (status = 403, body = ErrorBody)))]
+pub async fn list_users(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    user.require(&[Role::BureauAdmin])?;
+    Ok(HttpResponse::Ok().json(service::list_users(&state.db).await?))
+}

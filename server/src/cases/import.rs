@@ -1,0 +1,159 @@
+//! Patch import (卫片图斑): a GeoJSON FeatureCollection of polygons becomes
+//! cases, each routed to the town holding most of its area.
+
+use chrono::{DateTime, Utc};
+use landpatrol_sync::{CaseSource, Crs, ErrorCode, GeoPoint, LandClass};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::service::{CaseDraft, Routed, insert_case};
+use super::store::Actor;
+use super::types::{ImportedPatch, PatchImportReport};
+use crate::db::entities::cases;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::towns::geo::{self, MultiPolygon};
+
+struct Patch {
+    external_ref: String,
+    source: CaseSource,
+    shape: MultiPolygon,
+    description: String,
+    address: String,
+    land_class: Option<LandClass>,
+    discovered_at: Option<DateTime<Utc>>,
+}
+
+fn bad(i: usize, message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidGeometry, format!("feature {i}: {}", message.into()))
+        .with_details(json!({ "feature": i }))
+}
+
+fn parse(doc: &Value, default_source: CaseSource) -> ApiResult<Vec<Patch>> {
+    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(ApiError::new(ErrorCode::InvalidGeometry, "expected a GeoJSON FeatureCollection"));
+    }
+    let features = doc
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidGeometry, "the FeatureCollection has no features array"))?;
+    if features.is_empty() {
+        return Err(ApiError::new(ErrorCode::InvalidGeometry, "the FeatureCollection is empty"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(features.len());
+    for (i, f) in features.iter().enumerate() {
+        let props = f.get("properties").cloned().unwrap_or(Value::Null);
+        let text = |key: &str| {
+            props.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())))
+        };
+        let external_ref = text("patch_id")
+            .or_else(|| {
+                f.get("id").and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())))
+            })
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty() && s.chars().count() <= 100)
+            .ok_or_else(|| bad(i, "needs properties.patch_id (or a feature id) of 1 to 100 characters"))?;
+        if !seen.insert(external_ref.clone()) {
+            return Err(bad(i, format!("patch id {external_ref:?} appears twice")));
+        }
+        let source = match text("source") {
+            Some(s) => CaseSource::parse(&s).ok_or_else(|| bad(i, format!("unknown source {s:?}")))?,
+            None => default_source,
+        };
+        let land_class = match text("land_class") {
+            Some(s) => Some(LandClass::parse(&s).ok_or_else(|| bad(i, format!("unknown land_class {s:?}")))?),
+            None => None,
+        };
+        let discovered_at = match text("discovered_at") {
+            Some(s) => Some(
+                DateTime::parse_from_rfc3339(&s)
+                    .map_err(|_| bad(i, "discovered_at must be RFC 3339"))?
+                    .with_timezone(&Utc),
+            ),
+            None => None,
+        };
+        let geometry = f.get("geometry").ok_or_else(|| bad(i, "no geometry"))?;
+        let shape = geo::parse_geometry(geometry).map_err(|e| bad(i, e.to_string()))?;
+        let description = text("description").unwrap_or_default();
+        let address = text("address").unwrap_or_default();
+        if description.chars().count() > 4000 || address.chars().count() > 500 {
+            return Err(bad(i, "description or address too long"));
+        }
+        out.push(Patch { external_ref, source, shape, description, address, land_class, discovered_at });
+    }
+    Ok(out)
+}
+
+/// Imports patches. Each feature needs a `patch_id` property (or a feature
+/// `id`); one already imported for the same source is left unchanged, so
+/// re-running an import is safe. Nothing is written if any feature is invalid.
+pub async fn import_patches(
+    state: &AppState,
+    actor: &Actor,
+    doc: &Value,
+    default_source: CaseSource,
+    mut progress: impl FnMut(usize, usize),
+) -> ApiResult<PatchImportReport> {
+    let patches = parse(doc, default_source)?;
+    let total = patches.len();
+    let mut report = PatchImportReport::default();
+    let txn = state.db.begin().await?;
+    for (i, p) in patches.into_iter().enumerate() {
+        let existing = cases::Entity::find()
+            .filter(cases::Column::Source.eq(p.source.as_str()))
+            .filter(cases::Column::ExternalRef.eq(&p.external_ref))
+            .one(&txn)
+            .await?;
+        if let Some(c) = existing {
+            report.existing += 1;
+            report.cases.push(ImportedPatch {
+                external_ref: p.external_ref,
+                case_id: c.id,
+                case_number: c.case_number,
+                town_code: c.town_id.and_then(|t| state.towns.get(t)).map(|t| t.code),
+                created: false,
+            });
+            progress(i + 1, total);
+            continue;
+        }
+        let (lon, lat) = p.shape.representative_point();
+        let point = GeoPoint { lon, lat, crs: Crs::Wgs84, accuracy_m: None };
+        let located = state.towns.locate(lon, lat);
+        let town = state.towns.majority_town(&p.shape);
+        let routed = Routed {
+            town: town.as_ref().map(|t| t.id),
+            near_boundary: located.near_boundary,
+            neighbour: located.neighbour.map(|t| t.id),
+        };
+        if town.is_none() {
+            report.unassigned += 1;
+        }
+        let draft = CaseDraft {
+            id: Uuid::now_v7(),
+            source: p.source,
+            point,
+            input_crs: Crs::Wgs84,
+            polygon: Some(p.shape),
+            description: p.description,
+            address: p.address,
+            land_class: p.land_class,
+            violation_type: None,
+            discovered_at: p.discovered_at.unwrap_or_else(Utc::now),
+            external_ref: Some(p.external_ref.clone()),
+        };
+        let model = insert_case(&txn, state, actor, draft, routed, "imported").await?;
+        report.created += 1;
+        report.cases.push(ImportedPatch {
+            external_ref: p.external_ref,
+            case_id: model.id,
+            case_number: model.case_number,
+            town_code: town.map(|t| t.code),
+            created: true,
+        });
+        progress(i + 1, total);
+    }
+    txn.commit().await?;
+    Ok(report)
+}

@@ -1,0 +1,176 @@
+//! HTTP handlers for `/cases`.
+
+use actix_web::{HttpResponse, web};
+use landpatrol_sync::error::ErrorBody;
+use landpatrol_sync::{CaseSource, Role};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::import;
+use super::service;
+use super::store::Actor;
+use super::types::*;
+use crate::auth::AuthUser;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/cases").get(list).post(create))
+        .service(web::resource("/cases.geojson").get(geojson))
+        .service(web::resource("/cases/import").post(import_patches))
+        .service(web::resource("/cases/{id}").get(get).patch(patch))
+        .service(web::resource("/cases/{id}/history").get(history))
+        .service(web::resource("/cases/{id}/transitions").post(transition))
+        .service(web::resource("/cases/{id}/reassign").post(reassign))
+        .service(web::resource("/cases/{id}/inspections").get(list_inspections).post(add_inspection));
+}
+
+/// Lists the cases in the caller's scope (a town officer: the town's; the
+/// bureau: all, including the unassigned queue), filtered and paged.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(CaseFilter),
+    responses((status = 200, body = CasePage), (status = 400, description = "invalid_query", body = ErrorBody),
+              (status = 403, description = "out_of_scope: another town", body = ErrorBody)))]
+pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<CaseFilter>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::list(&state, &user, &q, 500).await?))
+}
+
+/// The cases in scope as a GeoJSON FeatureCollection (for QGIS): the patch
+/// polygon where there is one, else the point; same filters as `GET /cases`.
+#[utoipa::path(get, path = "/api/v1/cases.geojson", tag = "cases", security(("bearer" = [])), params(CaseFilter),
+    responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object,
+        example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0",
+            "geometry": {"type": "Point", "coordinates": [117.295129, 39.733503]}, "properties": {"case_number": "BD-2017-00001", "status": "registered", "town_code": "120115001"}}]})),
+        (status = 400, body = ErrorBody)))]
+pub async fn geojson(state: web::Data<AppState>, user: AuthUser, q: web::Query<CaseFilter>) -> ApiResult<HttpResponse> {
+    let doc = service::geojson(&state, &user, &q).await?;
+    Ok(HttpResponse::Ok().content_type("application/geo+json").json(doc))
+}
+
+/// Enters a case. It is routed to the town containing its point (or holding
+/// most of its polygon), gets its deadline from the campaign and a readable
+/// number. A town officer may only enter cases in the own town. Retrying with
+/// the same `id` returns the case already made (200).
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = NewCase,
+    responses((status = 201, body = CaseView), (status = 200, description = "retry of an earlier create", body = CaseView),
+              (status = 400, description = "invalid_json", body = ErrorBody), (status = 403, description = "forbidden / out_of_scope", body = ErrorBody),
+              (status = 422, description = "coordinate_out_of_range / validation_failed / invalid_geometry", body = ErrorBody)))]
+pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewCase>) -> ApiResult<HttpResponse> {
+    let (created, case) = service::create(&state, &user, body.into_inner()).await?;
+    Ok(if created { HttpResponse::Created().json(case) } else { HttpResponse::Ok().json(case) })
+}
+
+/// One case with its ledger.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "case id")),
+    responses((status = 200, body = CaseDetail), (status = 404, description = "not_found (also another town's case)", body = ErrorBody)))]
+pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::get(&state, &user, *id).await?))
+}
+
+/// Changes some fields of a case (not its status: see transitions).
+#[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])), request_body = CasePatch,
+    params(("id" = Uuid, Path, description = "case id")),
+    responses((status = 200, body = CaseView), (status = 404, body = ErrorBody), (status = 409, description = "stale_revision", body = ErrorBody),
+              (status = 422, description = "immutable_field / status_via_transition / validation_failed", body = ErrorBody)))]
+pub async fn patch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<CasePatch>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::patch(&state, &user, *id, body.into_inner()).await?))
+}
+
+/// The ledger of a case: every change, who, when, from which device, before and after.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/history", tag = "cases", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "case id")),
+    responses((status = 200, body = [HistoryEntry]), (status = 404, body = ErrorBody)))]
+pub async fn history(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::history(&state, &user, *id).await?))
+}
+
+/// Moves a case through its lifecycle, as the lifecycle table allows for the caller's role.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/transitions", tag = "cases", security(("bearer" = [])), request_body = TransitionRequest,
+    params(("id" = Uuid, Path, description = "case id")),
+    responses((status = 200, body = CaseView), (status = 403, description = "transition_forbidden", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "transition_conflict", body = ErrorBody),
+              (status = 422, description = "invalid_transition / site_check_required / forced_demolition_unprepared / reason_required", body = ErrorBody)))]
+pub async fn transition(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<TransitionRequest>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::transition(&state, &user, *id, body.into_inner()).await?))
+}
+
+/// Hands a case to another town (a town officer hands over their own case;
+/// the bureau moves any, also to the unassigned queue).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/reassign", tag = "cases", security(("bearer" = [])), request_body = ReassignRequest,
+    params(("id" = Uuid, Path, description = "case id")),
+    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, description = "unknown_town / reason_required", body = ErrorBody)))]
+pub async fn reassign(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<ReassignRequest>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::reassign(&state, &user, *id, body.into_inner()).await?))
+}
+
+/// The inspections recorded on a case.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/inspections", tag = "cases", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "case id")),
+    responses((status = 200, body = [InspectionView]), (status = 404, body = ErrorBody)))]
+pub async fn list_inspections(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::inspections_of(&state, &user, *id).await?))
+}
+
+/// Records an inspection (patrol, site check, rectification check, acceptance)
+/// on a case. A site check with result `illegal` lets a satellite lead be registered.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/inspections", tag = "cases", security(("bearer" = [])), request_body = NewInspection,
+    params(("id" = Uuid, Path, description = "case id")),
+    responses((status = 201, body = InspectionView), (status = 200, description = "retry of an earlier request", body = InspectionView),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_inspection(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<NewInspection>,
+) -> ApiResult<HttpResponse> {
+    let (created, v) = service::add_inspection(&state, &user, *id, body.into_inner()).await?;
+    Ok(if created { HttpResponse::Created().json(v) } else { HttpResponse::Ok().json(v) })
+}
+
+/// Options of a patch import.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// Source of features without a `source` property (default `satellite`).
+    pub source: Option<CaseSource>,
+}
+
+/// Imports patches (bureau admin): a GeoJSON FeatureCollection of polygons with
+/// a `patch_id` property each. Every patch becomes a case routed to the town
+/// holding most of its area, with its area in m². Re-importing is safe.
+#[utoipa::path(post, path = "/api/v1/cases/import", tag = "cases", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = Object, description = "GeoJSON FeatureCollection of Polygon/MultiPolygon features",
+        example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"patch_id": "WP-2017-001", "description": "新增建设用地"},
+            "geometry": {"type": "Polygon", "coordinates": [[[117.2950, 39.7334], [117.2953, 39.7334], [117.2953, 39.7336], [117.2950, 39.7336], [117.2950, 39.7334]]]}}]})),
+    responses((status = 200, body = PatchImportReport), (status = 403, body = ErrorBody), (status = 422, description = "invalid_geometry", body = ErrorBody)))]
+pub async fn import_patches(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<ImportQuery>,
+    body: web::Json<serde_json::Value>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::BureauAdmin])?;
+    let source = q.source.unwrap_or(CaseSource::Satellite);
+    let report = import::import_patches(&state, &Actor::from(&user), &body, source, |_, _| {}).await?;
+    Ok(HttpResponse::Ok().json(report))
+}

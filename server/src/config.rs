@@ -1,0 +1,219 @@
+//! Typed settings, layered: built-in defaults → an optional TOML file →
+//! `LANDPATROL__SECTION__KEY` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Every setting of the server. See the README for the table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub auth: AuthSettings,
+    pub routing: RoutingSettings,
+    pub campaign: CampaignSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Largest JSON body accepted, in bytes.
+    pub json_limit_bytes: usize,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/landpatrol.db`.
+    pub url: String,
+    /// Pool size for PostgreSQL (SQLite uses one writer connection).
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Holds the SQLite file, the photo folder and the generated JWT secret.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HMAC secret for access tokens (at least 32 bytes); empty means a random
+    /// secret generated once and kept in `<data_dir>/jwt_secret`.
+    pub jwt_secret: String,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_days: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// A point closer than this to a town border is flagged `near_boundary`.
+    pub near_boundary_m: f64,
+    /// A reported accuracy worse than this flags the position `low_accuracy`.
+    pub max_accuracy_m: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSettings {
+    /// Days a patrol discovery has before its deadline ("find one, fix one").
+    pub patrol_deadline_days: i64,
+    /// Days a case made from a public tip has before its deadline.
+    pub tip_deadline_days: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `landpatrol_server=debug,info`.
+    pub level: String,
+}
+
+const DEFAULTS: &str = r#"
+[server]
+addr = "127.0.0.1:8080"
+json_limit_bytes = 2097152
+workers = 0
+
+[database]
+url = ""
+max_connections = 10
+
+[storage]
+data_dir = "./data"
+
+[auth]
+jwt_secret = ""
+issuer = "landpatrol"
+audience = "landpatrol-api"
+access_ttl_secs = 900
+refresh_ttl_days = 30
+
+[routing]
+near_boundary_m = 100.0
+max_accuracy_m = 50.0
+
+[campaign]
+patrol_deadline_days = 7
+tip_deadline_days = 15
+
+[log]
+format = "text"
+level = "info"
+"#;
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings: {0}")]
+    Config(#[from] config::ConfigError),
+    #[error("settings: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then `LANDPATROL__…` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_with_env(file, true)
+    }
+
+    /// Defaults and file only: what tests start from, untouched by the environment.
+    pub fn defaults() -> Result<Self, SettingsError> {
+        Self::load_with_env(None, false)
+    }
+
+    fn load_with_env(file: Option<&Path>, env: bool) -> Result<Self, SettingsError> {
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+        }
+        if env {
+            builder = builder.add_source(
+                config::Environment::with_prefix("LANDPATROL").prefix_separator("__").separator("__").try_parsing(true),
+            );
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        if !self.routing.near_boundary_m.is_finite() || self.routing.near_boundary_m < 0.0 {
+            return Err(SettingsError::Invalid("routing.near_boundary_m must be >= 0".into()));
+        }
+        if self.auth.access_ttl_secs == 0 || self.auth.refresh_ttl_days == 0 {
+            return Err(SettingsError::Invalid("auth TTLs must be positive".into()));
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            return Err(SettingsError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(SettingsError::Invalid("log.format must be text or json".into()));
+        }
+        if !self.database.url.is_empty() && !self.is_postgres() && !self.database.url.starts_with("sqlite:") {
+            return Err(SettingsError::Invalid("database.url must start with sqlite: or postgres://".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.storage.data_dir.join("landpatrol.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// Whether the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database.url.starts_with("postgres://") || self.database.url.starts_with("postgresql://")
+    }
+
+    /// Where photos are kept.
+    pub fn photos_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("photos")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!(s.server.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.routing.near_boundary_m, 100.0);
+        assert!(s.database_url().starts_with("sqlite://./data/landpatrol.db"));
+        assert!(!s.is_postgres());
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lp.toml");
+        std::fs::write(&path, "[routing]\nnear_boundary_m = 250.0\n").unwrap();
+        let s = Settings::load_with_env(Some(&path), false).unwrap();
+        assert_eq!(s.routing.near_boundary_m, 250.0);
+        std::fs::write(&path, "[routing]\nnear_boundary_mm = 250.0\n").unwrap();
+        assert!(Settings::load_with_env(Some(&path), false).is_err(), "unknown keys are refused");
+    }
+}

@@ -1,0 +1,261 @@
+//! sea-orm entities, one module per table. Synced tables carry the sync
+//! columns: `rev`, `seq`, `deleted`, `field_clock`, `created_by`, timestamps.
+
+pub mod towns {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "towns")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub code: String,
+        pub name: String,
+        pub kind: Option<String>,
+        pub boundary: Json,
+        pub min_lon: f64,
+        pub min_lat: f64,
+        pub max_lon: f64,
+        pub max_lat: f64,
+        pub area_m2: f64,
+        pub rev: i64,
+        pub seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod users {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub username: String,
+        pub display_name: String,
+        pub password_hash: String,
+        pub role: String,
+        /// The town of a town officer.
+        pub town_id: Option<Uuid>,
+        /// The towns an inspector patrols (JSON array of ids; empty: the whole district).
+        pub patrol_towns: Json,
+        pub active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod devices {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "devices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub name: String,
+        pub platform: String,
+        pub app_version: String,
+        pub created_at: DateTimeUtc,
+        pub last_seen_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod refresh_tokens {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub family_id: Uuid,
+        pub user_id: Uuid,
+        pub device_id: Option<Uuid>,
+        /// SHA-256 of the token; the token itself is never stored.
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub expires_at: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod campaigns {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "campaigns")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        pub year: i32,
+        pub starts_on: Date,
+        pub ends_on: Date,
+        pub satellite_deadline: Date,
+        pub legacy_deadline: Date,
+        pub idle_land_deadline: Date,
+        pub patrol_days: i32,
+        pub tip_days: i32,
+        pub rev: i64,
+        pub seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod cases {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub case_number: String,
+        pub year: i32,
+        pub source: String,
+        pub status: String,
+        pub lon: f64,
+        pub lat: f64,
+        pub accuracy_m: Option<f64>,
+        pub input_crs: String,
+        pub polygon: Option<Json>,
+        pub area_m2: Option<f64>,
+        pub town_id: Option<Uuid>,
+        pub near_boundary: bool,
+        pub neighbour_town_id: Option<Uuid>,
+        pub description: String,
+        pub address: String,
+        pub land_class: Option<String>,
+        pub violation_type: Option<String>,
+        pub disposition: Option<String>,
+        pub notice_served_at: Option<DateTimeUtc>,
+        pub leadership_reported_at: Option<DateTimeUtc>,
+        pub campaign_id: Option<Uuid>,
+        pub deadline: Option<Date>,
+        pub discovered_at: DateTimeUtc,
+        pub confiscated_gains_fen: Option<i64>,
+        pub disciplinary_actions: Json,
+        pub judicial_referral: bool,
+        pub publicised: bool,
+        pub site_check_result: Option<String>,
+        pub dismiss_reason: Option<String>,
+        pub external_ref: Option<String>,
+        pub flags: Json,
+        pub rev: i64,
+        pub seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod inspections {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inspections")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub case_id: Option<Uuid>,
+        pub town_id: Option<Uuid>,
+        pub kind: String,
+        pub result: Option<String>,
+        pub note: String,
+        pub lon: Option<f64>,
+        pub lat: Option<f64>,
+        pub accuracy_m: Option<f64>,
+        pub photos: Json,
+        pub inspected_at: DateTimeUtc,
+        pub inspector_id: Uuid,
+        pub device_id: Option<Uuid>,
+        pub rev: i64,
+        pub seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod case_events {
+    use sea_orm::entity::prelude::*;
+
+    /// The ledger (挂账销号): one row per change of a case, never updated or deleted.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "case_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: Uuid,
+        pub at: DateTimeUtc,
+        pub actor_id: Option<Uuid>,
+        pub actor_name: String,
+        pub device_id: Option<Uuid>,
+        pub action: String,
+        pub from_status: Option<String>,
+        pub to_status: Option<String>,
+        pub before: Option<Json>,
+        pub after: Option<Json>,
+        pub note: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

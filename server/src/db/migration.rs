@@ -1,0 +1,238 @@
+//! Schema migrations, append-only: never edit a published migration, add one.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001Foundation)]
+    }
+}
+
+fn t(name: &'static str) -> Alias {
+    Alias::new(name)
+}
+
+/// The sync columns every synced table carries (ARCHITECTURE.md "Storage").
+fn sync_columns(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
+    table
+        .col(big_integer(t("rev")).default(1))
+        .col(big_integer(t("seq")))
+        .col(boolean(t("deleted")).default(false))
+        .col(json_binary(t("field_clock")))
+        .col(uuid_null(t("created_by")))
+        .col(timestamp_with_time_zone(t("created_at")))
+        .col(timestamp_with_time_zone(t("updated_at")))
+}
+
+fn index(name: &str, table: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut idx = Index::create();
+    idx.name(name).table(t(table));
+    for c in cols {
+        idx.col(t(c));
+    }
+    idx.to_owned()
+}
+
+struct M0001Foundation;
+
+impl MigrationName for M0001Foundation {
+    fn name(&self) -> &str {
+        "m0001_foundation"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Foundation {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(t("sync_counters"))
+                .col(string(t("name")).primary_key())
+                .col(big_integer(t("value")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(t("case_counters"))
+                .col(integer(t("year")).primary_key())
+                .col(big_integer(t("value")))
+                .to_owned(),
+        )
+        .await?;
+
+        let mut towns = Table::create();
+        towns
+            .table(t("towns"))
+            .col(uuid(t("id")).primary_key())
+            .col(string_uniq(t("code")))
+            .col(string(t("name")))
+            .col(string_null(t("kind")))
+            .col(json_binary(t("boundary")))
+            .col(double(t("min_lon")))
+            .col(double(t("min_lat")))
+            .col(double(t("max_lon")))
+            .col(double(t("max_lat")))
+            .col(double(t("area_m2")));
+        m.create_table(sync_columns(&mut towns).to_owned()).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("users"))
+                .col(uuid(t("id")).primary_key())
+                .col(string_uniq(t("username")))
+                .col(string(t("display_name")))
+                .col(string(t("password_hash")))
+                .col(string(t("role")))
+                .col(uuid_null(t("town_id")))
+                .col(json_binary(t("patrol_towns")))
+                .col(boolean(t("active")).default(true))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone(t("updated_at")))
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("devices"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("user_id")))
+                .col(string(t("name")))
+                .col(string(t("platform")))
+                .col(string(t("app_version")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone(t("last_seen_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_devices_user", "devices", &["user_id"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("refresh_tokens"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("family_id")))
+                .col(uuid(t("user_id")))
+                .col(uuid_null(t("device_id")))
+                .col(string_uniq(t("token_hash")))
+                .col(timestamp_with_time_zone(t("expires_at")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone_null(t("used_at")))
+                .col(timestamp_with_time_zone_null(t("revoked_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_refresh_family", "refresh_tokens", &["family_id"])).await?;
+
+        let mut campaigns = Table::create();
+        campaigns
+            .table(t("campaigns"))
+            .col(uuid(t("id")).primary_key())
+            .col(string(t("name")))
+            .col(integer(t("year")))
+            .col(date(t("starts_on")))
+            .col(date(t("ends_on")))
+            .col(date(t("satellite_deadline")))
+            .col(date(t("legacy_deadline")))
+            .col(date(t("idle_land_deadline")))
+            .col(integer(t("patrol_days")))
+            .col(integer(t("tip_days")));
+        m.create_table(sync_columns(&mut campaigns).to_owned()).await?;
+
+        let mut cases = Table::create();
+        cases
+            .table(t("cases"))
+            .col(uuid(t("id")).primary_key())
+            .col(string_uniq(t("case_number")))
+            .col(integer(t("year")))
+            .col(string(t("source")))
+            .col(string(t("status")))
+            .col(double(t("lon")))
+            .col(double(t("lat")))
+            .col(double_null(t("accuracy_m")))
+            .col(string(t("input_crs")))
+            .col(json_binary_null(t("polygon")))
+            .col(double_null(t("area_m2")))
+            .col(uuid_null(t("town_id")))
+            .col(boolean(t("near_boundary")).default(false))
+            .col(uuid_null(t("neighbour_town_id")))
+            .col(text(t("description")))
+            .col(text(t("address")))
+            .col(string_null(t("land_class")))
+            .col(string_null(t("violation_type")))
+            .col(string_null(t("disposition")))
+            .col(timestamp_with_time_zone_null(t("notice_served_at")))
+            .col(timestamp_with_time_zone_null(t("leadership_reported_at")))
+            .col(uuid_null(t("campaign_id")))
+            .col(date_null(t("deadline")))
+            .col(timestamp_with_time_zone(t("discovered_at")))
+            .col(big_integer_null(t("confiscated_gains_fen")))
+            .col(json_binary(t("disciplinary_actions")))
+            .col(boolean(t("judicial_referral")).default(false))
+            .col(boolean(t("publicised")).default(false))
+            .col(string_null(t("site_check_result")))
+            .col(text_null(t("dismiss_reason")))
+            .col(string_null(t("external_ref")))
+            .col(json_binary(t("flags")));
+        m.create_table(sync_columns(&mut cases).to_owned()).await?;
+        m.create_index(index("idx_cases_town_status", "cases", &["town_id", "status"])).await?;
+        m.create_index(index("idx_cases_seq", "cases", &["seq"])).await?;
+        m.create_index(index("idx_cases_lon_lat", "cases", &["lon", "lat"])).await?;
+        m.create_index(index("idx_cases_external_ref", "cases", &["source", "external_ref"]).unique().to_owned())
+            .await?;
+
+        let mut inspections = Table::create();
+        inspections
+            .table(t("inspections"))
+            .col(uuid(t("id")).primary_key())
+            .col(uuid_null(t("case_id")))
+            .col(uuid_null(t("town_id")))
+            .col(string(t("kind")))
+            .col(string_null(t("result")))
+            .col(text(t("note")))
+            .col(double_null(t("lon")))
+            .col(double_null(t("lat")))
+            .col(double_null(t("accuracy_m")))
+            .col(json_binary(t("photos")))
+            .col(timestamp_with_time_zone(t("inspected_at")))
+            .col(uuid(t("inspector_id")))
+            .col(uuid_null(t("device_id")));
+        m.create_table(sync_columns(&mut inspections).to_owned()).await?;
+        m.create_index(index("idx_inspections_case", "inspections", &["case_id"])).await?;
+        m.create_index(index("idx_inspections_seq", "inspections", &["seq"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("case_events"))
+                .col(big_pk_auto(t("id")))
+                .col(uuid(t("case_id")))
+                .col(timestamp_with_time_zone(t("at")))
+                .col(uuid_null(t("actor_id")))
+                .col(string(t("actor_name")))
+                .col(uuid_null(t("device_id")))
+                .col(string(t("action")))
+                .col(string_null(t("from_status")))
+                .col(string_null(t("to_status")))
+                .col(json_binary_null(t("before")))
+                .col(json_binary_null(t("after")))
+                .col(text_null(t("note")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_case_events_case", "case_events", &["case_id", "id"])).await?;
+
+        let seed = Query::insert()
+            .into_table(t("sync_counters"))
+            .columns([t("name"), t("value")])
+            .values_panic(["changes".into(), 0i64.into()])
+            .to_owned();
+        m.exec_stmt(seed).await?;
+        Ok(())
+    }
+}

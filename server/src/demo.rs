@@ -1,0 +1,402 @@
+//! Demo data: the Baodi towns, the 2017 campaign, one user per role and a
+//! dozen cases across sources and states. Loading twice changes nothing.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use landpatrol_sync::{
+    CaseSource, CaseStatus, Crs, Disposition, GeoPoint, InspectionKind, InspectionResult, LandClass, Role,
+    ViolationType,
+};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::auth::service::{NewUser, create_user};
+use crate::campaigns::{self, NewCampaign};
+use crate::cases::service;
+use crate::cases::types::{CasePatch, NewCase, NewInspection, TransitionRequest};
+use crate::db::entities::{cases, users};
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// The demo password of every demo user.
+pub const PASSWORD: &str = "landpatrol-demo";
+/// Town boundaries shipped with the binary (approximate; see `server/demo/geo/README.md`).
+pub const TOWNS_GEOJSON: &str = include_str!("../demo/geo/baodi_towns_approx.geojson");
+/// Stable id of the demo campaign.
+pub const CAMPAIGN_2017: Uuid = Uuid::from_u128(0x0193_0000_2017_7000_8000_0000_0000_2017);
+
+/// What the loader did, for the start-up banner.
+#[derive(Debug, Default)]
+pub struct DemoReport {
+    pub towns: usize,
+    pub users: Vec<String>,
+    pub cases: usize,
+}
+
+fn actor(id: Uuid, name: &str, role: Role, town: Option<Uuid>) -> AuthUser {
+    AuthUser { id, username: name.to_owned(), role, town, patrol_towns: Vec::new(), device: None }
+}
+
+fn at(y: i32, m: u32, d: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 1, 30, 0).single().unwrap_or_else(Utc::now)
+}
+
+fn date(y: i32, m: u32, d: u32) -> ApiResult<NaiveDate> {
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| crate::error::ApiError::field("date", "bad demo date"))
+}
+
+/// A small square patch (half-side in degrees) around a point.
+fn square(lon: f64, lat: f64, h: f64) -> serde_json::Value {
+    json!({"type": "Polygon", "coordinates": [[[lon - h, lat - h], [lon + h, lat - h], [lon + h, lat + h], [lon - h, lat + h], [lon - h, lat - h]]]})
+}
+
+/// Loads the demo data (idempotent).
+pub async fn load(state: &AppState) -> ApiResult<DemoReport> {
+    let mut report = DemoReport::default();
+    let doc: serde_json::Value = serde_json::from_str(TOWNS_GEOJSON).map_err(crate::error::ApiError::internal)?;
+    let towns = crate::towns::service::import(&state.db, &state.towns, &doc, None, |_, _| {}).await?;
+    report.towns = towns.created + towns.updated + towns.unchanged;
+
+    let c = &state.settings.campaign;
+    campaigns::create(
+        &state.db,
+        NewCampaign {
+            id: Some(CAMPAIGN_2017),
+            name: "2017 违法违规用地治理年 (year of cleaning up illegal land use)".into(),
+            starts_on: date(2017, 1, 1)?,
+            ends_on: date(2017, 12, 31)?,
+            satellite_deadline: date(2017, 5, 31)?,
+            legacy_deadline: date(2017, 8, 15)?,
+            idle_land_deadline: date(2017, 10, 31)?,
+            patrol_days: Some(i32::try_from(c.patrol_deadline_days).unwrap_or(7)),
+            tip_days: Some(i32::try_from(c.tip_deadline_days).unwrap_or(15)),
+        },
+        (c.patrol_deadline_days, c.tip_deadline_days),
+        None,
+    )
+    .await?;
+
+    let mut wanted: Vec<(String, Role, Option<String>, String)> = vec![
+        ("admin".into(), Role::BureauAdmin, None, "区国土分局 bureau admin".into()),
+        ("verifier".into(), Role::Verifier, None, "领导小组 verifier".into()),
+        ("inspector".into(), Role::Inspector, None, "巡查 inspector".into()),
+    ];
+    for t in crate::towns::service::list(&state.db).await? {
+        wanted.push((
+            format!("officer-{}", t.code),
+            Role::TownOfficer,
+            Some(t.code.clone()),
+            format!("{} town office", t.name),
+        ));
+    }
+    for (username, role, town, display) in wanted {
+        let exists =
+            users::Entity::find().filter(users::Column::Username.eq(&username)).one(&state.db).await?.is_some();
+        if !exists {
+            create_user(
+                &state.db,
+                NewUser {
+                    username: username.clone(),
+                    password: PASSWORD.into(),
+                    role,
+                    town,
+                    patrol_towns: vec![],
+                    display_name: Some(display),
+                },
+            )
+            .await?;
+        }
+        report.users.push(username);
+    }
+
+    let existing = cases::Entity::find().filter(cases::Column::CreatedBy.is_not_null()).count(&state.db).await?;
+    if existing == 0 {
+        load_cases(state).await?;
+    }
+    report.cases = usize::try_from(cases::Entity::find().count(&state.db).await?).unwrap_or(0);
+    Ok(report)
+}
+
+async fn user(state: &AppState, name: &str) -> ApiResult<AuthUser> {
+    let u = users::Entity::find()
+        .filter(users::Column::Username.eq(name))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("demo user"))?;
+    let role = Role::parse(&u.role).unwrap_or(Role::Inspector);
+    Ok(actor(u.id, &u.username, role, u.town_id))
+}
+
+struct DemoCase {
+    source: CaseSource,
+    lon: f64,
+    lat: f64,
+    crs: Crs,
+    patch: bool,
+    description: &'static str,
+    address: &'static str,
+    land: Option<LandClass>,
+    violation: Option<ViolationType>,
+    found: (i32, u32, u32),
+    /// How far along the lifecycle to take it.
+    to: CaseStatus,
+}
+
+async fn load_cases(state: &AppState) -> ApiResult<()> {
+    use CaseSource as S;
+    use CaseStatus as St;
+    let admin = user(state, "admin").await?;
+    let inspector = user(state, "inspector").await?;
+    let verifier = user(state, "verifier").await?;
+    let demo = [
+        DemoCase {
+            source: S::Satellite,
+            lon: 117.295129,
+            lat: 39.733503,
+            crs: Crs::Wgs84,
+            patch: true,
+            description: "卫片图斑: 新增建设用地约1.2亩",
+            address: "北台村东",
+            land: Some(LandClass::OutsidePlan),
+            violation: Some(ViolationType::BuiltWithoutApproval),
+            found: (2017, 3, 20),
+            to: St::Reported,
+        },
+        DemoCase {
+            source: S::Satellite,
+            lon: 117.341136,
+            lat: 39.557182,
+            crs: Crs::Wgs84,
+            patch: true,
+            description: "卫片图斑: 硬化地面",
+            address: "尹家铺村北",
+            land: Some(LandClass::BasicFarmland),
+            violation: Some(ViolationType::FarmlandOccupation),
+            found: (2017, 3, 20),
+            to: St::Rectifying,
+        },
+        DemoCase {
+            source: S::Satellite,
+            lon: 117.346276,
+            lat: 39.566657,
+            crs: Crs::Wgs84,
+            patch: true,
+            description: "卫片图斑: 实地伪变化 (大棚)",
+            address: "五里台村",
+            land: None,
+            violation: None,
+            found: (2017, 3, 20),
+            to: St::Dismissed,
+        },
+        DemoCase {
+            source: S::Legacy,
+            lon: 117.306966,
+            lat: 39.736745,
+            crs: Crs::Wgs84,
+            patch: false,
+            description: "历史遗留: 彩钢房厂房 800平方米",
+            address: "彭庄村西",
+            land: Some(LandClass::OutsidePlan),
+            violation: Some(ViolationType::BuiltWithoutApproval),
+            found: (2017, 2, 10),
+            to: St::Rectified,
+        },
+        DemoCase {
+            source: S::Legacy,
+            lon: 117.301546,
+            lat: 39.734765,
+            crs: Crs::Gcj02,
+            patch: false,
+            description: "历史遗留: 农村宅基地超占",
+            address: "北台村",
+            land: Some(LandClass::InsidePlan),
+            violation: Some(ViolationType::BeyondApproval),
+            found: (2017, 2, 12),
+            to: St::Accepted,
+        },
+        DemoCase {
+            source: S::Legacy,
+            lon: 117.347655,
+            lat: 39.558494,
+            crs: Crs::Gcj02,
+            patch: false,
+            description: "历史遗留: 基本农田挖塘养鱼",
+            address: "尹家铺村南",
+            land: Some(LandClass::BasicFarmland),
+            violation: Some(ViolationType::AquacultureOnFarmland),
+            found: (2017, 2, 15),
+            to: St::Closed,
+        },
+        DemoCase {
+            source: S::Patrol,
+            lon: 117.35281,
+            lat: 39.567981,
+            crs: Crs::Gcj02,
+            patch: false,
+            description: "动态巡查: 新建砖房约200平方米",
+            address: "五里台村东",
+            land: Some(LandClass::OutsidePlan),
+            violation: Some(ViolationType::BuiltWithoutApproval),
+            found: (2017, 5, 20),
+            to: St::Registered,
+        },
+        DemoCase {
+            source: S::Patrol,
+            lon: 117.313413,
+            lat: 39.738027,
+            crs: Crs::Gcj02,
+            patch: false,
+            description: "动态巡查: 堆放建材占用耕地",
+            address: "彭庄村",
+            land: None,
+            violation: Some(ViolationType::FarmlandOccupation),
+            found: (2017, 6, 2),
+            to: St::Reported,
+        },
+        DemoCase {
+            source: S::IdleLand,
+            lon: 117.2915,
+            lat: 39.7165,
+            crs: Crs::Wgs84,
+            patch: true,
+            description: "闲置土地: 约定开工日期2015-06-30, 未动工",
+            address: "宝平街道工业区",
+            land: None,
+            violation: Some(ViolationType::IdleLand),
+            found: (2017, 4, 1),
+            to: St::Registered,
+        },
+        DemoCase {
+            source: S::IdleLand,
+            lon: 117.3028,
+            lat: 39.6980,
+            crs: Crs::Wgs84,
+            patch: true,
+            description: "闲置土地: 已动工",
+            address: "钰华街道",
+            land: None,
+            violation: Some(ViolationType::IdleLand),
+            found: (2017, 4, 1),
+            to: St::Reported,
+        },
+        DemoCase {
+            source: S::Tip,
+            lon: 117.3098,
+            lat: 39.7268,
+            crs: Crs::Wgs84,
+            patch: false,
+            description: "群众举报: 夜间施工建房",
+            address: "海滨街道",
+            land: None,
+            violation: None,
+            found: (2017, 7, 8),
+            to: St::Reported,
+        },
+        DemoCase {
+            source: S::Patrol,
+            lon: 117.95,
+            lat: 39.95,
+            crs: Crs::Wgs84,
+            patch: false,
+            description: "动态巡查: 区界外位置 (未分配)",
+            address: "区界外",
+            land: None,
+            violation: None,
+            found: (2017, 6, 10),
+            to: St::Reported,
+        },
+    ];
+    for d in demo {
+        let polygon = d.patch.then(|| square(d.lon, d.lat, 0.0006));
+        let creator = if d.source == S::Patrol { &inspector } else { &admin };
+        let (_, case) = service::create(
+            state,
+            creator,
+            NewCase {
+                id: None,
+                source: d.source,
+                location: GeoPoint { lon: d.lon, lat: d.lat, crs: d.crs, accuracy_m: Some(8.0) },
+                polygon,
+                description: d.description.into(),
+                address: d.address.into(),
+                land_class: d.land,
+                violation_type: d.violation,
+                discovered_at: Some(at(d.found.0, d.found.1, d.found.2)),
+                external_ref: d.patch.then(|| format!("DEMO-{:.4}-{:.4}", d.lon, d.lat)),
+            },
+        )
+        .await?;
+        if d.to == St::Reported {
+            continue;
+        }
+        if d.source == S::Satellite {
+            let result = if d.to == St::Dismissed { InspectionResult::FalseChange } else { InspectionResult::Illegal };
+            service::add_inspection(
+                state,
+                &inspector,
+                case.id,
+                NewInspection {
+                    id: None,
+                    kind: InspectionKind::SiteCheck,
+                    result: Some(result),
+                    note: "实地核查".into(),
+                    location: None,
+                    photos: vec![],
+                    inspected_at: Some(at(2017, 4, 2)),
+                },
+            )
+            .await?;
+        }
+        if d.to == St::Dismissed {
+            step(state, &admin, case.id, St::Reported, St::Dismissed, "实地伪变化").await?;
+            continue;
+        }
+        step(state, &admin, case.id, St::Reported, St::Registered, "挂账").await?;
+        if d.to == St::Registered {
+            continue;
+        }
+        let disposition = if d.land == Some(LandClass::InsidePlan) {
+            Disposition::LegaliseAfterPenalty
+        } else {
+            Disposition::DemolishSelf
+        };
+        service::patch(
+            state,
+            &admin,
+            case.id,
+            CasePatch {
+                base_rev: None,
+                fields: serde_json::from_value(json!({"disposition": disposition})).unwrap_or_default(),
+            },
+        )
+        .await?;
+        step(state, &admin, case.id, St::Registered, St::Rectifying, "下达整改通知").await?;
+        if d.to == St::Rectifying {
+            continue;
+        }
+        step(state, &admin, case.id, St::Rectifying, St::Rectified, "已整改").await?;
+        if d.to == St::Rectified {
+            continue;
+        }
+        step(state, &verifier, case.id, St::Rectified, St::Accepted, "验收合格").await?;
+        if d.to == St::Accepted {
+            continue;
+        }
+        step(state, &admin, case.id, St::Accepted, St::Closed, "销号").await?;
+    }
+    Ok(())
+}
+
+async fn step(
+    state: &AppState,
+    who: &AuthUser,
+    id: Uuid,
+    from: CaseStatus,
+    to: CaseStatus,
+    note: &str,
+) -> ApiResult<()> {
+    service::transition(state, who, id, TransitionRequest { from, to, note: Some(note.into()), photos: vec![] })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! landpatrol: the backend and sync service of an offline-first field
+//! inspection system for land-use enforcement.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod campaigns;
+pub mod cases;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod openapi;
+pub mod ops;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod towns;

@@ -1,0 +1,77 @@
+//! The OpenAPI document, generated from the handlers and types. The committed
+//! copy in `mobile-api-docs/openapi.json` is checked fresh by a test.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{auth, campaigns, cases, ops, towns};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "landpatrol API",
+        description = "Backend and sync service of an offline-first field-inspection system for land-use enforcement \
+                       (Baodi District, Tianjin). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}` with the stable \
+                       codes listed in `mobile-api-docs/errors.md`. Points are `{lon, lat, crs, accuracy_m}` with crs \
+                       `wgs84`, `gcj02` or `bd09`; stored as WGS-84.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        auth::routes::login, auth::routes::refresh, auth::routes::logout, auth::routes::me,
+        auth::routes::register_device, auth::routes::list_devices, auth::routes::create_user, auth::routes::list_users,
+        towns::routes::list, towns::routes::get, towns::routes::import, towns::routes::locate,
+        campaigns::routes::list, campaigns::routes::create,
+        cases::routes::list, cases::routes::geojson, cases::routes::create, cases::routes::get, cases::routes::patch,
+        cases::routes::history, cases::routes::transition, cases::routes::reassign,
+        cases::routes::list_inspections, cases::routes::add_inspection, cases::routes::import_patches,
+    ),
+    components(schemas(
+        landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
+        landpatrol_sync::CaseSource, landpatrol_sync::CaseStatus, landpatrol_sync::Role, landpatrol_sync::LandClass,
+        landpatrol_sync::ViolationType, landpatrol_sync::Disposition, landpatrol_sync::InspectionKind,
+        landpatrol_sync::InspectionResult,
+    )),
+    tags(
+        (name = "service", description = "Health and metrics"),
+        (name = "auth", description = "Login, refresh-token rotation, devices and users"),
+        (name = "towns", description = "Town boundaries and routing (属地)"),
+        (name = "campaigns", description = "Campaigns and their deadlines"),
+        (name = "cases", description = "Cases (图斑/案件), the lifecycle and the ledger (挂账销号)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON with a trailing newline, as committed.
+pub fn document() -> String {
+    let doc = ApiDoc::openapi();
+    let mut s = doc.to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// `mobile-api-docs/errors.md`: the error table, generated from the code.
+pub fn errors_markdown() -> String {
+    let mut s = String::from(
+        "# Error codes\n\nGenerated from `landpatrol_sync::ErrorCode` (`landpatrol openapi` rewrites it). \
+         Every error body is `{\"error\": {\"code\", \"message\", \"details\"}}`; the code is stable, the message is for people.\n\n\
+         | code | HTTP | meaning |\n|---|---|---|\n",
+    );
+    for c in landpatrol_sync::ErrorCode::ALL {
+        s.push_str(&format!("| `{}` | {} | {} |\n", c.as_str(), c.http_status(), c.meaning()));
+    }
+    s
+}

@@ -1,0 +1,166 @@
+//! Builds the application from explicit settings; used by `main` and by tests.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use landpatrol_sync::ErrorCode;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::token::{self, Keys};
+use crate::config::Settings;
+use crate::error::{self, ApiError};
+use crate::state::AppState;
+use crate::telemetry::{self, Metrics};
+use crate::towns::TownCache;
+use crate::{auth, campaigns, cases, db, openapi, ops, towns};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("listen: {0}")]
+    Listen(std::io::Error),
+    #[error("{0}")]
+    Api(#[from] ApiError),
+}
+
+/// State built from settings: database open and migrated, towns loaded.
+pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
+    let data_dir = settings.storage.data_dir.clone();
+    for dir in [data_dir.clone(), settings.photos_dir()] {
+        std::fs::create_dir_all(&dir)
+            .map_err(|source| StartupError::DataDir { path: dir.display().to_string(), source })?;
+    }
+    let db = db::connect(&settings.database_url(), settings.database.max_connections).await?;
+    let secret = jwt_secret(&settings, &data_dir)?;
+    let keys =
+        Keys::new(secret.as_bytes(), &settings.auth.issuer, &settings.auth.audience, settings.auth.access_ttl_secs);
+    let towns = TownCache::new(settings.routing.near_boundary_m);
+    towns::service::reload(&db, &towns).await?;
+    Ok(AppState {
+        db,
+        settings: Arc::new(settings),
+        keys: Arc::new(keys),
+        towns,
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+/// The configured secret, or one generated once and kept in the data directory.
+fn jwt_secret(settings: &Settings, data_dir: &Path) -> Result<String, StartupError> {
+    if !settings.auth.jwt_secret.is_empty() {
+        return Ok(settings.auth.jwt_secret.clone());
+    }
+    let path = data_dir.join("jwt_secret");
+    let io = |source| StartupError::DataDir { path: path.display().to_string(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => Ok(s.trim().to_owned()),
+        _ => {
+            let secret = token::random_secret();
+            std::fs::write(&path, &secret).map_err(io)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            }
+            Ok(secret)
+        }
+    }
+}
+
+/// Registers every route of the API under one scope; shared by main and tests.
+pub fn configure_api(cfg: &mut web::ServiceConfig) {
+    cfg.configure(ops::configure).service(
+        web::scope("/api/v1")
+            .configure(auth::routes::configure)
+            .configure(towns::routes::configure)
+            .configure(campaigns::routes::configure)
+            .configure(cases::routes::configure),
+    );
+}
+
+fn json_method_not_allowed<B>(res: actix_web::dev::ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (req, _) = res.into_parts();
+    let body = actix_web::ResponseError::error_response(&ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take that method",
+    ));
+    Ok(ErrorHandlerResponse::Response(actix_web::dev::ServiceResponse::new(req, body).map_into_right_body()))
+}
+
+/// A running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database, binds the listener and builds the server (not yet polled).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let state = build_state(settings).await?;
+        Self::from_state(state)
+    }
+
+    /// Builds the server around existing state.
+    pub fn from_state(state: AppState) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(state.settings.server.addr).map_err(StartupError::Listen)?;
+        let port = listener.local_addr().map_err(StartupError::Listen)?.port();
+        let json_limit = state.settings.server.json_limit_bytes;
+        let workers = state.settings.server.workers;
+        let data = web::Data::new(state.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::JsonConfig::default().limit(json_limit).error_handler(error::json_error))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, json_method_not_allowed))
+                .wrap(from_fn(telemetry::observe))
+                .configure(configure_api)
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+                .route(
+                    "/docs",
+                    web::get().to(|| async {
+                        actix_web::HttpResponse::Found().insert_header(("Location", "/docs/")).finish()
+                    }),
+                )
+                .default_service(web::to(error::route_not_found))
+        })
+        .listen(listener)
+        .map_err(StartupError::Listen)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Self { port, server: server.run(), state })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (database, settings).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}

@@ -1,0 +1,154 @@
+//! The stable, machine-readable error codes of the API, in one table.
+//!
+//! A code never changes meaning once published; new codes may be added. Clients
+//! that meet a code they do not know get [`ErrorCode::Unknown`].
+
+/// Declares the error table: variant, wire code, HTTP status, meaning.
+macro_rules! error_codes {
+    ($($(#[$meta:meta])* $variant:ident = ($code:literal, $status:literal, $meaning:literal)),+ $(,)?) => {
+        /// A stable error code (`{"error": {"code": …}}`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "openapi", schema(as = String, example = "invalid_transition"))]
+        pub enum ErrorCode {
+            $($(#[$meta])* $variant,)+
+            /// A code this client version does not know yet.
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every known code, in table order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The wire form, `stable_snake_case`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                    ErrorCode::Unknown => "unknown",
+                }
+            }
+
+            /// The HTTP status an API response with this code carries.
+            pub fn http_status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$variant => $status,)+
+                    ErrorCode::Unknown => 500,
+                }
+            }
+
+            /// What the code means, for documentation.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $meaning,)+
+                    ErrorCode::Unknown => "A code this client does not know.",
+                }
+            }
+
+            /// Parses the wire form; unknown strings give [`ErrorCode::Unknown`].
+            pub fn parse(s: &str) -> ErrorCode {
+                match s {
+                    $($code => ErrorCode::$variant,)+
+                    _ => ErrorCode::Unknown,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidJson = ("invalid_json", 400, "The body is not valid JSON, or does not have the expected shape or types."),
+    InvalidQuery = ("invalid_query", 400, "A query-string parameter is missing, malformed or of the wrong type."),
+    InvalidPath = ("invalid_path", 400, "A path parameter is malformed (for example an id that is not a UUID)."),
+    ValidationFailed = ("validation_failed", 422, "A field has a value outside what the rules allow; `details.field` names it."),
+    CoordinateOutOfRange = ("coordinate_out_of_range", 422, "A longitude outside -180..180 or latitude outside -90..90, or a non-finite number."),
+    InvalidGeometry = ("invalid_geometry", 422, "A GeoJSON geometry or collection is malformed, or of an unsupported type."),
+    UnsupportedMediaType = ("unsupported_media_type", 415, "The Content-Type is not the one the endpoint accepts."),
+    PayloadTooLarge = ("payload_too_large", 413, "The body is larger than the configured limit."),
+    Unauthenticated = ("unauthenticated", 401, "No bearer token was sent."),
+    InvalidToken = ("invalid_token", 401, "The access token is malformed, has a bad signature, issuer or audience, or has expired."),
+    InvalidCredentials = ("invalid_credentials", 401, "Unknown user, wrong password, or disabled account."),
+    InvalidRefreshToken = ("invalid_refresh_token", 401, "The refresh token is unknown, expired or revoked."),
+    RefreshTokenReused = ("refresh_token_reused", 401, "A refresh token was used twice; its whole family is now revoked and the user must log in again."),
+    Forbidden = ("forbidden", 403, "The caller's role may not do this."),
+    OutOfScope = ("out_of_scope", 403, "The record or town belongs to another town than the caller's."),
+    NotFound = ("not_found", 404, "No such record, or not visible to the caller."),
+    RouteNotFound = ("route_not_found", 404, "No such endpoint."),
+    MethodNotAllowed = ("method_not_allowed", 405, "The endpoint exists but not with this method."),
+    UsernameTaken = ("username_taken", 409, "A user with this username exists."),
+    UnknownTown = ("unknown_town", 422, "The town id or code names no town."),
+    UnknownDevice = ("unknown_device", 422, "The device id is not registered to this user."),
+    NoActiveCampaign = ("no_active_campaign", 422, "No campaign covers this case, so no deadline can be set."),
+    InvalidTransition = ("invalid_transition", 422, "The lifecycle table has no such transition."),
+    TransitionForbidden = ("transition_forbidden", 403, "The transition exists but the caller's role may not make it."),
+    TransitionConflict = ("transition_conflict", 409, "The case is no longer in the `from` state given; `details.current` has the real one."),
+    SiteCheckRequired = ("site_check_required", 422, "A satellite lead needs an on-site check with result `illegal` before it is registered."),
+    ForcedDemolitionUnprepared = ("forced_demolition_unprepared", 422, "A forced demolition needs the legal notice served and the report to the leadership group recorded first."),
+    ReasonRequired = ("reason_required", 422, "Dismissing a case needs a reason in `note`."),
+    ImmutableField = ("immutable_field", 422, "The patch names a field that can never change (id, source, case_number, created_by, server-computed fields)."),
+    StatusViaTransition = ("status_via_transition", 422, "`status` changes only through a transition."),
+    StaleRevision = ("stale_revision", 409, "`base_rev` is not the record's current revision."),
+    DuplicateRecord = ("duplicate_record", 409, "A record with this id or external reference exists with other content."),
+    RateLimited = ("rate_limited", 429, "Too many requests; retry after the `Retry-After` seconds."),
+    ServiceUnavailable = ("service_unavailable", 503, "A dependency (the database) is unreachable; retry later."),
+    InternalError = ("internal_error", 500, "An unexpected server error; nothing more is said."),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(ErrorCode::parse(&s))
+    }
+}
+
+/// The body of every error response: `{"error": {"code", "message", "details"}}`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"error": {"code": "invalid_transition", "message": "no transition from closed to rectifying", "details": {}}})))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// The inside of an error response.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// Stable machine-readable code.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub code: ErrorCode,
+    /// Human-readable explanation; may change between versions.
+    pub message: String,
+    /// Structured context (field names, current state, …).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_round_trip() {
+        let mut seen = HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate {c}");
+            assert!(c.as_str().chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'));
+            assert_eq!(ErrorCode::parse(c.as_str()), *c);
+            assert!((400..600).contains(&c.http_status()));
+        }
+        assert_eq!(ErrorCode::parse("from_the_future"), ErrorCode::Unknown);
+    }
+}
