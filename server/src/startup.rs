@@ -126,8 +126,9 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, json_method_not_allowed))
                 .wrap(from_fn(telemetry::observe))
-                .configure(configure_api)
+                // Before the /api/v1 scope, which would otherwise answer for /api/v1/openapi.json.
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+                .configure(configure_api)
                 .route(
                     "/docs",
                     web::get().to(|| async {

@@ -1,1 +1,205 @@
+//! Test harness: each test gets its own server on a random port, its own data
+//! folder and its own database — SQLite by default, or a fresh PostgreSQL
+//! database (dropped afterwards) when `LANDPATROL_TEST_POSTGRES` is set to a
+//! server URL such as `postgres://postgres@127.0.0.1:5432`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use landpatrol_server::config::Settings;
+use landpatrol_server::startup::Application;
+use landpatrol_server::state::AppState;
+use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+/// The password of every demo user.
+pub const DEMO_PASSWORD: &str = landpatrol_server::demo::PASSWORD;
+
+/// The PostgreSQL server to test against, if any.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("LANDPATROL_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim_end_matches('/').to_owned())
+}
+
+/// A running test server.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+    pg_database: Option<(String, String)>,
+}
+
+async fn create_pg_database(base: &str) -> (String, String) {
+    let name = format!("lp_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(format!("{base}/postgres"))
+        .await
+        .unwrap_or_else(|e| panic!("LANDPATROL_TEST_POSTGRES is set but PostgreSQL at {base} is unreachable: {e}"));
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    admin.close().await.ok();
+    (name.clone(), format!("{base}/{name}"))
+}
+
+impl TestApp {
+    /// An empty, migrated server.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server with the demo data loaded.
+    pub async fn spawn_demo() -> TestApp {
+        let app = Self::spawn().await;
+        landpatrol_server::demo::load(&app.state).await.expect("demo data loads");
+        app
+    }
+
+    /// A server with adjusted settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::defaults().expect("default settings");
+        settings.server.addr = "127.0.0.1:0".parse().unwrap();
+        settings.server.workers = 1;
+        settings.storage.data_dir = dir.path().to_path_buf();
+        settings.auth.jwt_secret = "test-secret-test-secret-test-secret-0123".into();
+        let pg_database = match postgres_base() {
+            Some(base) => {
+                let (name, url) = create_pg_database(&base).await;
+                settings.database.url = url;
+                settings.database.max_connections = 5;
+                Some((base, name))
+            }
+            None => None,
+        };
+        adjust(&mut settings);
+        let app = Application::build(settings).await.expect("application builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp { base, client: reqwest::Client::new(), state, handle, _dir: dir, pg_database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn token(&self, username: &str) -> String {
+        let (status, body) = self.login(username, DEMO_PASSWORD, None).await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /auth/login`.
+    pub async fn login(&self, username: &str, password: &str, device: Option<&str>) -> (StatusCode, Value) {
+        self.post("/api/v1/auth/login", None, json!({"username": username, "password": password, "device_id": device}))
+            .await
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, token: Option<&str>) -> (StatusCode, Value) {
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.expect("body read");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send(self.client.get(self.url(path)), token).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.send(self.client.post(self.url(path)).json(&body), token).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.send(self.client.patch(self.url(path)).json(&body), token).await
+    }
+
+    /// Sends a raw body with a content type, for malformed-input tests.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let req = self.client.request(m, self.url(path)).header("content-type", content_type).body(body);
+        self.send(req, token).await
+    }
+
+    /// Row counts of every table that a refused request must leave alone.
+    pub async fn fingerprint(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for table in ["cases", "case_events", "inspections", "users", "devices", "towns", "campaigns", "refresh_tokens"]
+        {
+            let row = self
+                .state
+                .db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    self.state.db.get_database_backend(),
+                    format!("SELECT COUNT(*) FROM {table}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let n: i64 = row.try_get_by_index(0).unwrap();
+            out.push((table.to_owned(), n));
+        }
+        let row = self
+            .state
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.state.db.get_database_backend(),
+                "SELECT CAST((SELECT value FROM sync_counters WHERE name = 'changes') + (SELECT COALESCE(SUM(rev), 0) FROM cases) AS BIGINT)",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        out.push(("seq+revs".into(), row.try_get_by_index::<i64>(0).unwrap()));
+        out
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some((base, name)) = self.pg_database.take() {
+            // The pool's connections belong to the server's worker runtimes, which are
+            // stopping: do not touch them; FORCE ends them on the server side.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async move {
+                    if let Ok(admin) = sea_orm::Database::connect(format!("{base}/postgres")).await {
+                        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+                        admin.close().await.ok();
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Asserts the error code of an error response.
+#[track_caller]
+pub fn assert_error(resp: &(StatusCode, Value), status: u16, code: &str) {
+    assert_eq!(resp.0.as_u16(), status, "expected {status} {code}, got {}: {}", resp.0, resp.1);
+    assert_eq!(resp.1["error"]["code"], code, "body: {}", resp.1);
+    assert!(resp.1["error"]["message"].is_string(), "body: {}", resp.1);
+}
+
+/// The id of a demo town by code.
+pub fn town_id(code: &str) -> String {
+    landpatrol_sync::TownId::from_code(code).to_string()
+}

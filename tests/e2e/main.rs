@@ -1,0 +1,10 @@
+//! End-to-end tests: a real server per test, real HTTP, SQLite or PostgreSQL
+//! (`LANDPATROL_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod bad_input;
+mod cases;
+mod ops;
+mod routing;
+mod scope;
