@@ -22,6 +22,54 @@ pub fn postgres_base() -> Option<String> {
         .map(|s| s.trim_end_matches('/').to_owned())
 }
 
+/// A database of its own for one test: a SQLite file in a temp folder, or a
+/// fresh PostgreSQL database dropped when this is dropped.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match postgres_base() {
+            Some(base) => {
+                let (name, url) = create_pg_database(&base).await;
+                TestDb { url, dir, pg: Some((base, name)) }
+            }
+            None => {
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+                TestDb { url, dir, pg: None }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            drop_pg_database(base, name);
+        }
+    }
+}
+
+fn drop_pg_database(base: String, name: String) {
+    // Pools still open on this database belong to runtimes that are going
+    // away: do not touch them; FORCE ends them on the server side.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            if let Ok(admin) = sea_orm::Database::connect(format!("{base}/postgres")).await {
+                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+                admin.close().await.ok();
+            }
+        });
+    })
+    .join()
+    .ok();
+}
+
 /// A running test server.
 pub struct TestApp {
     pub base: String,
@@ -174,19 +222,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
         if let Some((base, name)) = self.pg_database.take() {
-            // The pool's connections belong to the server's worker runtimes, which are
-            // stopping: do not touch them; FORCE ends them on the server side.
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(async move {
-                    if let Ok(admin) = sea_orm::Database::connect(format!("{base}/postgres")).await {
-                        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
-                        admin.close().await.ok();
-                    }
-                });
-            })
-            .join()
-            .ok();
+            drop_pg_database(base, name);
         }
     }
 }
