@@ -65,6 +65,8 @@ pub struct RoutingSettings {
     pub near_boundary_m: f64,
     /// A reported accuracy worse than this flags the position `low_accuracy`.
     pub max_accuracy_m: f64,
+    /// How often each instance checks the database for towns imported elsewhere.
+    pub refresh_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -108,6 +110,7 @@ refresh_ttl_days = 30
 [routing]
 near_boundary_m = 100.0
 max_accuracy_m = 50.0
+refresh_secs = 30
 
 [campaign]
 patrol_deadline_days = 7

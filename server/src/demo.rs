@@ -316,7 +316,7 @@ async fn load_cases(state: &AppState) -> ApiResult<()> {
             NewCase {
                 id: None,
                 source: d.source,
-                location: GeoPoint { lon: d.lon, lat: d.lat, crs: d.crs, accuracy_m: Some(8.0) },
+                location: GeoPoint { lon: d.lon, lat: d.lat, crs: d.crs, accuracy_m: Some(8.0), mock: false },
                 polygon,
                 description: d.description.into(),
                 address: d.address.into(),

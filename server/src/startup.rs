@@ -155,9 +155,24 @@ impl Application {
         &self.state
     }
 
-    /// Serves until stopped.
+    /// Serves until stopped; meanwhile keeps the town index in step with the
+    /// database (imports made by other instances).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let state = self.state.clone();
+        let every = std::time::Duration::from_secs(state.settings.routing.refresh_secs.max(1));
+        let refresher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = towns::service::refresh_if_changed(&state.db, &state.towns).await {
+                    tracing::warn!(error = %e, "town index refresh failed");
+                }
+            }
+        });
+        let result = self.server.await;
+        refresher.abort();
+        result
     }
 
     /// A handle to stop the server.

@@ -53,6 +53,9 @@ pub struct GeoPoint {
     /// Horizontal accuracy reported by the phone, in metres.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy_m: Option<f64>,
+    /// The phone reports the position as mock/simulated; accepted but flagged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mock: bool,
 }
 
 /// Why a point was refused.
@@ -69,7 +72,7 @@ pub enum GeoPointError {
 impl GeoPoint {
     /// A checked WGS-84 point.
     pub fn wgs84(lon: f64, lat: f64) -> Result<Self, GeoPointError> {
-        Self { lon, lat, crs: Crs::Wgs84, accuracy_m: None }.validated()
+        Self { lon, lat, crs: Crs::Wgs84, accuracy_m: None, mock: false }.validated()
     }
 
     /// Checks ranges and finiteness.
@@ -96,7 +99,7 @@ impl GeoPoint {
             Crs::Gcj02 => coords::gcj02_to_wgs84(p.lon, p.lat),
             Crs::Bd09 => coords::bd09_to_wgs84(p.lon, p.lat),
         };
-        Ok(Self { lon, lat, crs: Crs::Wgs84, accuracy_m: p.accuracy_m })
+        Ok(Self { lon, lat, crs: Crs::Wgs84, accuracy_m: p.accuracy_m, mock: p.mock })
     }
 }
 
@@ -109,7 +112,7 @@ mod tests {
         assert_eq!(GeoPoint::wgs84(181.0, 0.0), Err(GeoPointError::Longitude(181.0)));
         assert_eq!(GeoPoint::wgs84(0.0, -90.5), Err(GeoPointError::Latitude(-90.5)));
         assert!(GeoPoint::wgs84(f64::NAN, 0.0).is_err());
-        let bad_acc = GeoPoint { lon: 1.0, lat: 1.0, crs: Crs::Wgs84, accuracy_m: Some(-1.0) };
+        let bad_acc = GeoPoint { lon: 1.0, lat: 1.0, crs: Crs::Wgs84, accuracy_m: Some(-1.0), mock: false };
         assert!(bad_acc.validated().is_err());
     }
 

@@ -207,11 +207,19 @@ async fn oversized_bodies_are_refused() {
     let app = TestApp::spawn_with(|s| s.server.json_limit_bytes = 64 * 1024).await;
     landpatrol_server::demo::load(&app.state).await.unwrap();
     let admin = app.token("admin").await;
-    let before = app.fingerprint().await;
     let big = "x".repeat(100 * 1024);
     let body = json!({"source": "patrol", "location": {"lon": 117.3, "lat": 39.7}, "description": big});
-    let resp = app.post("/api/v1/cases", Some(&admin), body).await;
+    let resp = app.post("/api/v1/cases", Some(&admin), body.clone()).await;
     assert_error(&resp, 413, "payload_too_large");
+    assert_eq!(resp.1["error"]["details"]["limit"], 64 * 1024);
+    // Every JSON endpoint has the same limit.
+    let case = demo_case(&app, &admin).await;
+    let before = app.fingerprint().await;
+    for (method, path, who) in json_endpoints(&case) {
+        let token = if who.is_empty() { None } else { Some(admin.as_str()) };
+        let resp = app.raw(method, &path, token, "application/json", serde_json::to_vec(&body).unwrap()).await;
+        assert_error(&resp, 413, "payload_too_large");
+    }
     // A description over its own limit inside an acceptable body.
     let resp = app
         .post(

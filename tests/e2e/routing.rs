@@ -72,6 +72,23 @@ async fn cases_created_at_villages_belong_to_their_town() {
 }
 
 #[tokio::test]
+async fn poor_and_mock_positions_are_accepted_but_flagged() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token("inspector").await;
+    let (status, case) = app
+        .post(
+            "/api/v1/cases",
+            Some(&token),
+            json!({"source": "patrol", "location": {"lon": 117.295129, "lat": 39.733503, "accuracy_m": 120, "mock": true}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let flags = case["flags"].as_array().unwrap();
+    assert!(flags.contains(&json!("low_accuracy")) && flags.contains(&json!("mock_location")), "{flags:?}");
+    assert_eq!(case["town"]["code"], "120115001");
+}
+
+#[tokio::test]
 async fn bd09_points_are_converted() {
     let app = TestApp::spawn_demo().await;
     let token = app.token("inspector").await;
@@ -167,4 +184,19 @@ async fn towns_list_get_and_import() {
     assert_eq!(report["created"], 1);
     let (_, located) = app.get("/api/v1/towns/locate?lon=118.05&lat=40.05", Some(&admin)).await;
     assert_eq!(located["town"]["code"], "999000001", "the routing index is refreshed after an import");
+}
+
+#[tokio::test]
+async fn a_second_instance_picks_up_towns_imported_by_the_first() {
+    let app = TestApp::spawn().await;
+    let second = landpatrol_server::startup::build_state((*app.state.settings).clone()).await.unwrap();
+    assert!(second.towns.locate(117.295129, 39.733503).town.is_none());
+    landpatrol_server::demo::load(&app.state).await.unwrap();
+    assert!(second.towns.locate(117.295129, 39.733503).town.is_none(), "not yet refreshed");
+    assert!(landpatrol_server::towns::service::refresh_if_changed(&second.db, &second.towns).await.unwrap());
+    assert_eq!(second.towns.locate(117.295129, 39.733503).town.unwrap().code, "120115001");
+    assert!(
+        !landpatrol_server::towns::service::refresh_if_changed(&second.db, &second.towns).await.unwrap(),
+        "nothing new"
+    );
 }

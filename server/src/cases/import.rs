@@ -31,16 +31,7 @@ fn bad(i: usize, message: impl Into<String>) -> ApiError {
 }
 
 fn parse(doc: &Value, default_source: CaseSource) -> ApiResult<Vec<Patch>> {
-    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(ApiError::new(ErrorCode::InvalidGeometry, "expected a GeoJSON FeatureCollection"));
-    }
-    let features = doc
-        .get("features")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidGeometry, "the FeatureCollection has no features array"))?;
-    if features.is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidGeometry, "the FeatureCollection is empty"));
-    }
+    let features = geo::features(doc).map_err(|e| ApiError::new(ErrorCode::InvalidGeometry, e))?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(features.len());
     for (i, f) in features.iter().enumerate() {
@@ -119,7 +110,7 @@ pub async fn import_patches(
             continue;
         }
         let (lon, lat) = p.shape.representative_point();
-        let point = GeoPoint { lon, lat, crs: Crs::Wgs84, accuracy_m: None };
+        let point = GeoPoint { lon, lat, crs: Crs::Wgs84, accuracy_m: None, mock: false };
         let located = state.towns.locate(lon, lat);
         let town = state.towns.majority_town(&p.shape);
         let routed = Routed {

@@ -53,6 +53,9 @@ fn flags(state: &AppState, routed: &Routed, point: &GeoPoint, has_campaign: bool
     if point.accuracy_m.is_some_and(|a| a > state.settings.routing.max_accuracy_m) {
         f.push("low_accuracy".to_owned());
     }
+    if point.mock {
+        f.push("mock_location".to_owned());
+    }
     if !has_campaign {
         f.push("no_campaign".to_owned());
     }
@@ -559,6 +562,26 @@ fn apply_patch(
     Ok((before, after))
 }
 
+/// Stamps the changed fields' clocks, bumps `rev`, takes a new `seq` and
+/// writes the case, inside the caller's transaction.
+async fn save_change<'a>(
+    conn: &impl ConnectionTrait,
+    mut m: cases::ActiveModel,
+    cur: &cases::Model,
+    fields: impl IntoIterator<Item = &'a str>,
+) -> ApiResult<cases::Model> {
+    let stamp = store::server_stamp();
+    let mut clock = cur.field_clock.as_object().cloned().unwrap_or_default();
+    for f in fields {
+        clock.insert(f.to_owned(), json!(stamp));
+    }
+    m.field_clock = Set(Value::Object(clock));
+    m.rev = Set(cur.rev + 1);
+    m.seq = Set(db::next_seq(conn).await?);
+    m.updated_at = Set(Utc::now());
+    Ok(m.update(conn).await?)
+}
+
 /// Changes some fields of a case.
 pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: CasePatch) -> ApiResult<CaseView> {
     user.require(&[Role::Inspector, Role::TownOfficer, Role::BureauAdmin])?;
@@ -602,16 +625,7 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: CasePatch) 
     if after.is_empty() {
         return store::view(&cur, &state.towns, user);
     }
-    let stamp = store::server_stamp();
-    let mut clock = cur.field_clock.as_object().cloned().unwrap_or_default();
-    for k in after.keys() {
-        clock.insert(k.clone(), json!(stamp));
-    }
-    m.field_clock = Set(Value::Object(clock));
-    m.rev = Set(cur.rev + 1);
-    m.seq = Set(db::next_seq(&txn).await?);
-    m.updated_at = Set(Utc::now());
-    let model = m.update(&txn).await?;
+    let model = save_change(&txn, m, &cur, after.keys().map(String::as_str)).await?;
     let action = if after.contains_key("town_id") { "relocated" } else { "updated" };
     store::append_event(
         &txn,
@@ -659,13 +673,7 @@ pub async fn transition(state: &AppState, user: &AuthUser, id: Uuid, req: Transi
     if req.to == CaseStatus::Dismissed {
         m.dismiss_reason = Set(note.clone());
     }
-    let mut clock = cur.field_clock.as_object().cloned().unwrap_or_default();
-    clock.insert("status".into(), json!(store::server_stamp()));
-    m.field_clock = Set(Value::Object(clock));
-    m.rev = Set(cur.rev + 1);
-    m.seq = Set(db::next_seq(&txn).await?);
-    m.updated_at = Set(Utc::now());
-    let model = m.update(&txn).await?;
+    let model = save_change(&txn, m, &cur, ["status"]).await?;
     store::append_event(
         &txn,
         &Actor::from(user),
@@ -709,13 +717,7 @@ pub async fn reassign(state: &AppState, user: &AuthUser, id: Uuid, req: Reassign
         flags.push("unassigned".into());
     }
     m.flags = Set(json!(flags));
-    let mut clock = cur.field_clock.as_object().cloned().unwrap_or_default();
-    clock.insert("town_id".into(), json!(store::server_stamp()));
-    m.field_clock = Set(Value::Object(clock));
-    m.rev = Set(cur.rev + 1);
-    m.seq = Set(db::next_seq(&txn).await?);
-    m.updated_at = Set(Utc::now());
-    let model = m.update(&txn).await?;
+    let model = save_change(&txn, m, &cur, ["town_id", "flags"]).await?;
     store::append_event(
         &txn,
         &Actor::from(user),
@@ -797,13 +799,7 @@ pub async fn add_inspection(
     {
         let mut m: cases::ActiveModel = case.clone().into();
         m.site_check_result = Set(Some(result.as_str().to_owned()));
-        let mut clock = case.field_clock.as_object().cloned().unwrap_or_default();
-        clock.insert("site_check_result".into(), json!(store::server_stamp()));
-        m.field_clock = Set(Value::Object(clock));
-        m.rev = Set(case.rev + 1);
-        m.seq = Set(db::next_seq(&txn).await?);
-        m.updated_at = Set(now);
-        m.update(&txn).await?;
+        save_change(&txn, m, &case, ["site_check_result"]).await?;
     }
     store::append_event(
         &txn,

@@ -61,7 +61,7 @@ pub fn view(m: &cases::Model, towns: &TownCache, user: &AuthUser) -> ApiResult<C
         case_number: m.case_number.clone(),
         source,
         status,
-        location: GeoPoint { lon: m.lon, lat: m.lat, crs: Crs::Wgs84, accuracy_m: m.accuracy_m },
+        location: GeoPoint { lon: m.lon, lat: m.lat, crs: Crs::Wgs84, accuracy_m: m.accuracy_m, mock: false },
         polygon: m.polygon.clone(),
         area_m2: m.area_m2,
         town: m.town_id.and_then(|t| towns.get(t)),
@@ -100,7 +100,7 @@ pub fn view(m: &cases::Model, towns: &TownCache, user: &AuthUser) -> ApiResult<C
 pub fn inspection_view(m: &inspections::Model) -> ApiResult<InspectionView> {
     let kind = stored(Some(&m.kind), InspectionKind::parse, "kind")?.unwrap_or(InspectionKind::Patrol);
     let location = match (m.lon, m.lat) {
-        (Some(lon), Some(lat)) => Some(GeoPoint { lon, lat, crs: Crs::Wgs84, accuracy_m: m.accuracy_m }),
+        (Some(lon), Some(lat)) => Some(GeoPoint { lon, lat, crs: Crs::Wgs84, accuracy_m: m.accuracy_m, mock: false }),
         _ => None,
     };
     Ok(InspectionView {

@@ -74,7 +74,7 @@ pub struct CaseView {
     pub dismiss_reason: Option<String>,
     /// The id of the patch in the file it was imported from.
     pub external_ref: Option<String>,
-    /// Routing and evidence flags: `near_boundary`, `unassigned`, `low_accuracy`, `no_campaign`.
+    /// Routing and evidence flags: `near_boundary`, `unassigned`, `low_accuracy`, `mock_location`, `no_campaign`.
     pub flags: Vec<String>,
     pub rev: i64,
     pub created_by: Option<Uuid>,

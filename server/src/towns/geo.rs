@@ -522,6 +522,19 @@ impl<K: Clone> TownIndex<K> {
     }
 }
 
+/// The features of a GeoJSON FeatureCollection; an explanation when the
+/// document is something else or holds no feature.
+pub fn features(doc: &serde_json::Value) -> Result<&Vec<serde_json::Value>, &'static str> {
+    if doc.get("type").and_then(serde_json::Value::as_str) != Some("FeatureCollection") {
+        return Err("expected a GeoJSON FeatureCollection");
+    }
+    match doc.get("features").and_then(serde_json::Value::as_array) {
+        Some(list) if !list.is_empty() => Ok(list),
+        Some(_) => Err("the FeatureCollection is empty"),
+        None => Err("the FeatureCollection has no features array"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod routes;
 pub mod service;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -33,12 +34,30 @@ pub struct TownSnapshot {
 pub struct TownCache {
     inner: Arc<RwLock<Arc<TownSnapshot>>>,
     near_boundary_m: f64,
+    /// Highest town `seq` and row count behind the snapshot, to notice imports
+    /// made by other instances sharing the database.
+    version: Arc<(AtomicI64, AtomicI64)>,
 }
 
 impl TownCache {
     pub fn new(near_boundary_m: f64) -> Self {
         let empty = TownSnapshot { index: TownIndex::new(Vec::new()), by_id: HashMap::new() };
-        Self { inner: Arc::new(RwLock::new(Arc::new(empty))), near_boundary_m }
+        Self {
+            inner: Arc::new(RwLock::new(Arc::new(empty))),
+            near_boundary_m,
+            version: Arc::new((AtomicI64::new(-1), AtomicI64::new(-1))),
+        }
+    }
+
+    /// The (max seq, count) the snapshot was built from.
+    pub fn version(&self) -> (i64, i64) {
+        (self.version.0.load(Ordering::Acquire), self.version.1.load(Ordering::Acquire))
+    }
+
+    /// Records the (max seq, count) of the snapshot just built.
+    pub fn set_version(&self, v: (i64, i64)) {
+        self.version.0.store(v.0, Ordering::Release);
+        self.version.1.store(v.1, Ordering::Release);
     }
 
     /// The current snapshot.

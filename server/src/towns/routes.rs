@@ -93,7 +93,8 @@ pub async fn locate(
     _user: AuthUser,
     q: web::Query<LocateQuery>,
 ) -> ApiResult<HttpResponse> {
-    let point = GeoPoint { lon: q.lon, lat: q.lat, crs: q.crs.unwrap_or_default(), accuracy_m: None }.to_wgs84()?;
+    let point = GeoPoint { lon: q.lon, lat: q.lat, crs: q.crs.unwrap_or_default(), accuracy_m: None, mock: false }
+        .to_wgs84()?;
     let located = state.towns.locate(point.lon, point.lat);
     Ok(HttpResponse::Ok().json(LocateResponse {
         unassigned: located.town.is_none(),

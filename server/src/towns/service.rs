@@ -3,7 +3,8 @@
 use chrono::Utc;
 use landpatrol_sync::ErrorCode;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -72,16 +73,7 @@ fn invalid(message: String, index: usize) -> ApiError {
 }
 
 fn parse_collection(doc: &Value) -> ApiResult<Vec<TownFeature>> {
-    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(ApiError::new(ErrorCode::InvalidGeometry, "expected a GeoJSON FeatureCollection"));
-    }
-    let features = doc
-        .get("features")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidGeometry, "the FeatureCollection has no features array"))?;
-    if features.is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidGeometry, "the FeatureCollection is empty"));
-    }
+    let features = geo::features(doc).map_err(|e| ApiError::new(ErrorCode::InvalidGeometry, e))?;
     let mut out = Vec::with_capacity(features.len());
     for (i, f) in features.iter().enumerate() {
         let props = f.get("properties").cloned().unwrap_or(Value::Null);
@@ -175,8 +167,32 @@ pub async fn import(
     Ok(report)
 }
 
+async fn version(db: &DatabaseConnection) -> ApiResult<(i64, i64)> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM towns",
+        ))
+        .await?;
+    match row {
+        Some(r) => Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// Rebuilds the routing index if the towns changed since it was built (for
+/// example by an import on another instance). Returns whether it did.
+pub async fn refresh_if_changed(db: &DatabaseConnection, cache: &TownCache) -> ApiResult<bool> {
+    if version(db).await? == cache.version() {
+        return Ok(false);
+    }
+    reload(db, cache).await?;
+    Ok(true)
+}
+
 /// Loads every town into the routing index.
 pub async fn reload(db: &DatabaseConnection, cache: &TownCache) -> ApiResult<usize> {
+    let v = version(db).await?;
     let rows = towns::Entity::find().filter(towns::Column::Deleted.eq(false)).all(db).await?;
     let mut entries = Vec::with_capacity(rows.len());
     for m in rows {
@@ -186,6 +202,7 @@ pub async fn reload(db: &DatabaseConnection, cache: &TownCache) -> ApiResult<usi
     }
     let n = entries.len();
     cache.replace(entries);
+    cache.set_version(v);
     Ok(n)
 }
 
