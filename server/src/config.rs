@@ -16,7 +16,19 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub routing: RoutingSettings,
     pub campaign: CampaignSettings,
+    pub sync: SyncSettings,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Most ops in one push.
+    pub max_batch: usize,
+    /// A client clock further ahead than this is re-stamped and flagged `clock_skew`.
+    pub max_skew_secs: u64,
+    /// Largest page of a pull.
+    pub max_pull_limit: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -115,6 +127,11 @@ refresh_secs = 30
 [campaign]
 patrol_deadline_days = 7
 tip_deadline_days = 15
+
+[sync]
+max_batch = 500
+max_skew_secs = 300
+max_pull_limit = 5000
 
 [log]
 format = "text"

@@ -14,5 +14,6 @@ pub mod openapi;
 pub mod ops;
 pub mod startup;
 pub mod state;
+pub mod sync;
 pub mod telemetry;
 pub mod towns;

@@ -38,6 +38,7 @@ impl Modify for BearerAuth {
         cases::routes::list, cases::routes::geojson, cases::routes::create, cases::routes::get, cases::routes::patch,
         cases::routes::history, cases::routes::transition, cases::routes::reassign,
         cases::routes::list_inspections, cases::routes::add_inspection, cases::routes::import_patches,
+        crate::sync::routes::push, crate::sync::routes::pull,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
@@ -51,6 +52,7 @@ impl Modify for BearerAuth {
         (name = "towns", description = "Town boundaries and routing (属地)"),
         (name = "campaigns", description = "Campaigns and their deadlines"),
         (name = "cases", description = "Cases (图斑/案件), the lifecycle and the ledger (挂账销号)"),
+        (name = "sync", description = "Offline sync: exactly-once push with field-level merge, scoped pull"),
     )
 )]
 pub struct ApiDoc;

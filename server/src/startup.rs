@@ -31,6 +31,8 @@ pub enum StartupError {
     Listen(std::io::Error),
     #[error("{0}")]
     Api(#[from] ApiError),
+    #[error("clock: {0}")]
+    Clock(String),
 }
 
 /// State built from settings: database open and migrated, towns loaded.
@@ -46,12 +48,15 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         Keys::new(secret.as_bytes(), &settings.auth.issuer, &settings.auth.audience, settings.auth.access_ttl_secs);
     let towns = TownCache::new(settings.routing.near_boundary_m);
     towns::service::reload(&db, &towns).await?;
+    let node = format!("server-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let hlc = landpatrol_sync::HlcClock::new(node).map_err(|e| StartupError::Clock(e.to_string()))?;
     Ok(AppState {
         db,
         settings: Arc::new(settings),
         keys: Arc::new(keys),
         towns,
         metrics: Arc::new(Metrics::default()),
+        hlc: Arc::new(std::sync::Mutex::new(hlc)),
     })
 }
 
@@ -84,7 +89,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(auth::routes::configure)
             .configure(towns::routes::configure)
             .configure(campaigns::routes::configure)
-            .configure(cases::routes::configure),
+            .configure(cases::routes::configure)
+            .configure(crate::sync::routes::configure),
     );
 }
 

@@ -1,6 +1,8 @@
 //! What every request handler can reach.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use landpatrol_sync::{Hlc, HlcClock};
 
 use sea_orm::DatabaseConnection;
 
@@ -17,10 +19,34 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub towns: TownCache,
     pub metrics: Arc<Metrics>,
+    /// The server's hybrid logical clock, advanced by every op it receives.
+    pub hlc: Arc<Mutex<HlcClock>>,
 }
 
 impl AppState {
     pub fn refresh_ttl_days(&self) -> i64 {
         i64::try_from(self.settings.auth.refresh_ttl_days).unwrap_or(30)
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, HlcClock> {
+        match self.hlc.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// A fresh server stamp.
+    pub fn hlc_now(&self) -> Hlc {
+        let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        self.clock().now(now)
+    }
+
+    /// Receives a client stamp: adopted unless it is too far ahead, in which
+    /// case the op is re-stamped with the server clock (`true`).
+    pub fn hlc_observe(&self, remote: &Hlc) -> (Hlc, bool) {
+        let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let skew = self.settings.sync.max_skew_secs.saturating_mul(1000);
+        let observed = self.clock().observe(remote, now, skew);
+        (if observed.restamped { observed.stamp } else { remote.clone() }, observed.restamped)
     }
 }

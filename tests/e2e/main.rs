@@ -9,3 +9,4 @@ mod cli;
 mod ops;
 mod routing;
 mod scope;
+mod sync;

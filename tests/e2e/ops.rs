@@ -89,6 +89,8 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/cases/{id}/reassign", "post"),
         ("/api/v1/cases/{id}/inspections", "get"),
         ("/api/v1/cases/{id}/inspections", "post"),
+        ("/api/v1/sync/push", "post"),
+        ("/api/v1/sync/pull", "post"),
     ];
     for (path, method) in expected {
         assert!(

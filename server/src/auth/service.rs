@@ -279,6 +279,7 @@ pub async fn register_device(
         app_version: Set(req.app_version.trim().to_owned()),
         created_at: Set(now),
         last_seen_at: Set(now),
+        last_seq: Set(0),
     }
     .insert(db)
     .await?;

@@ -51,6 +51,12 @@ pub struct NewCampaign {
     pub tip_days: Option<i32>,
 }
 
+impl From<campaigns::Model> for CampaignView {
+    fn from(m: campaigns::Model) -> Self {
+        view(m)
+    }
+}
+
 fn view(m: campaigns::Model) -> CampaignView {
     CampaignView {
         id: m.id,

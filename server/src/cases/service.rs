@@ -204,6 +204,20 @@ pub async fn insert_case(
 /// Creates a case from an office, the bureau or an inspector. A retry with the
 /// same client id returns the case already made (`false` = not new).
 pub async fn create(state: &AppState, user: &AuthUser, req: NewCase) -> ApiResult<(bool, CaseView)> {
+    let txn = state.db.begin().await?;
+    let (created, model) = create_in(&txn, state, user, req).await?;
+    txn.commit().await?;
+    Ok((created, store::view(&model, &state.towns, user)?))
+}
+
+/// Creates a case inside the caller's transaction; an id the same user made
+/// before returns that case (`false`), another user's id is a duplicate.
+pub async fn create_in(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    user: &AuthUser,
+    req: NewCase,
+) -> ApiResult<(bool, cases::Model)> {
     if !may_create(user.role, req.source) {
         return Err(ApiError::forbidden(format!("the role {} may not create {} cases", user.role, req.source)));
     }
@@ -215,9 +229,9 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewCase) -> ApiResul
         check_len("external_ref", r, 100)?;
     }
     let id = req.id.unwrap_or_else(Uuid::now_v7);
-    if let Some(existing) = cases::Entity::find_by_id(id).one(&state.db).await? {
+    if let Some(existing) = cases::Entity::find_by_id(id).one(conn).await? {
         if existing.created_by == Some(user.id) {
-            return Ok((false, store::view(&existing, &state.towns, user)?));
+            return Ok((false, existing));
         }
         return Err(ApiError::new(ErrorCode::DuplicateRecord, "a case with this id exists"));
     }
@@ -238,10 +252,7 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewCase) -> ApiResul
         discovered_at: req.discovered_at.unwrap_or_else(Utc::now),
         external_ref: req.external_ref,
     };
-    let txn = state.db.begin().await?;
-    let model = insert_case(&txn, state, &Actor::from(user), draft, routed, "created").await?;
-    txn.commit().await?;
-    Ok((true, store::view(&model, &state.towns, user)?))
+    Ok((true, insert_case(conn, state, &Actor::from(user), draft, routed, "created").await?))
 }
 
 /// Loads a live case the caller may see; another town's case is `not_found`.
@@ -370,37 +381,13 @@ pub async fn list(state: &AppState, user: &AuthUser, f: &CaseFilter, max_limit: 
     Ok(CasePage { items, next_cursor })
 }
 
-const IMMUTABLE: &[&str] = &[
-    "id",
-    "source",
-    "case_number",
-    "year",
-    "created_by",
-    "created_at",
-    "updated_at",
-    "rev",
-    "seq",
-    "deleted",
-    "field_clock",
-    "town",
-    "town_id",
-    "near_boundary",
-    "neighbour_town",
-    "neighbour_town_id",
-    "area_m2",
-    "campaign_id",
-    "deadline",
-    "overdue",
-    "flags",
-    "site_check_result",
-    "dismiss_reason",
-    "external_ref",
-    "discovered_at",
-    "allowed_transitions",
-    "history",
-    "input_crs",
-    "investigation",
-];
+/// Names of the case view that are not fields a patch can set, besides the
+/// shared list of immutable case fields.
+const VIEW_ONLY: &[&str] = &["town", "neighbour_town", "overdue", "allowed_transitions", "history", "investigation"];
+
+fn is_immutable(field: &str) -> bool {
+    landpatrol_sync::merge::IMMUTABLE_CASE_FIELDS.contains(&field) || VIEW_ONLY.contains(&field)
+}
 
 fn opt_enum<T>(field: &str, v: &Value, parse: fn(&str) -> Option<T>) -> ApiResult<Option<T>> {
     match v {
@@ -433,7 +420,7 @@ fn boolean(field: &str, v: &Value) -> ApiResult<bool> {
 }
 
 /// Applies a field patch; returns the before/after of what changed.
-fn apply_patch(
+pub fn apply_patch(
     state: &AppState,
     user: &AuthUser,
     m: &mut cases::ActiveModel,
@@ -457,7 +444,7 @@ fn apply_patch(
                 )
                 .with_details(json!({ "field": "status" })));
             }
-            k if IMMUTABLE.contains(&k) => {
+            k if is_immutable(k) => {
                 let hint = if matches!(k, "town" | "town_id") { " (use POST /cases/{id}/reassign)" } else { "" };
                 return Err(ApiError::new(ErrorCode::ImmutableField, format!("{k} can not be changed{hint}"))
                     .with_details(json!({ "field": k })));
@@ -564,13 +551,24 @@ fn apply_patch(
 
 /// Stamps the changed fields' clocks, bumps `rev`, takes a new `seq` and
 /// writes the case, inside the caller's transaction.
-async fn save_change<'a>(
+pub async fn save_change<'a>(
+    conn: &impl ConnectionTrait,
+    m: cases::ActiveModel,
+    cur: &cases::Model,
+    fields: impl IntoIterator<Item = &'a str>,
+) -> ApiResult<cases::Model> {
+    save_stamped(conn, m, cur, fields, &store::server_stamp()).await
+}
+
+/// Like [`save_change`], with the changed fields stamped by `stamp` (the
+/// hybrid logical clock of a sync op).
+pub async fn save_stamped<'a>(
     conn: &impl ConnectionTrait,
     mut m: cases::ActiveModel,
     cur: &cases::Model,
     fields: impl IntoIterator<Item = &'a str>,
+    stamp: &str,
 ) -> ApiResult<cases::Model> {
-    let stamp = store::server_stamp();
     let mut clock = cur.field_clock.as_object().cloned().unwrap_or_default();
     for f in fields {
         clock.insert(f.to_owned(), json!(stamp));
@@ -580,6 +578,37 @@ async fn save_change<'a>(
     m.seq = Set(db::next_seq(conn).await?);
     m.updated_at = Set(Utc::now());
     Ok(m.update(conn).await?)
+}
+
+/// Refuses edits to a closed or dismissed case.
+pub fn check_editable(cur: &cases::Model) -> ApiResult<()> {
+    let status = CaseStatus::parse(&cur.status).unwrap_or(CaseStatus::Reported);
+    if matches!(status, CaseStatus::Closed | CaseStatus::Dismissed) {
+        return Err(ApiError::field("status", format!("a {status} case can not be edited"))
+            .with_details(json!({ "status": status })));
+    }
+    Ok(())
+}
+
+/// Refuses a disposition that does not fit the land class.
+pub fn check_disposition(m: &cases::ActiveModel) -> ApiResult<()> {
+    let land = match &m.land_class {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.as_deref().and_then(LandClass::parse),
+        sea_orm::ActiveValue::NotSet => None,
+    };
+    let disp = match &m.disposition {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.as_deref().and_then(Disposition::parse),
+        sea_orm::ActiveValue::NotSet => None,
+    };
+    if let (Some(d), Some(l)) = (disp, land)
+        && !d.fits(l)
+    {
+        return Err(ApiError::field(
+            "disposition",
+            format!("{d} does not fit land class {l}: only land inside the plan is legalised"),
+        ));
+    }
+    Ok(())
 }
 
 /// Changes some fields of a case.
@@ -599,33 +628,17 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: CasePatch) 
         )
         .with_details(json!({ "current_rev": cur.rev })));
     }
-    let status = CaseStatus::parse(&cur.status).unwrap_or(CaseStatus::Reported);
-    if matches!(status, CaseStatus::Closed | CaseStatus::Dismissed) {
-        return Err(ApiError::field("status", format!("a {status} case can not be edited"))
-            .with_details(json!({ "status": status })));
-    }
+    check_editable(&cur)?;
     let mut m: cases::ActiveModel = cur.clone().into();
     let (before, after) = apply_patch(state, user, &mut m, &cur, &req.fields)?;
-    let land = match &m.land_class {
-        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.as_deref().and_then(LandClass::parse),
-        sea_orm::ActiveValue::NotSet => None,
-    };
-    let disp = match &m.disposition {
-        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.as_deref().and_then(Disposition::parse),
-        sea_orm::ActiveValue::NotSet => None,
-    };
-    if let (Some(d), Some(l)) = (disp, land)
-        && !d.fits(l)
-    {
-        return Err(ApiError::field(
-            "disposition",
-            format!("{d} does not fit land class {l}: only land inside the plan is legalised"),
-        ));
-    }
+    check_disposition(&m)?;
     if after.is_empty() {
         return store::view(&cur, &state.towns, user);
     }
     let model = save_change(&txn, m, &cur, after.keys().map(String::as_str)).await?;
+    if let Some(left) = cur.town_id.filter(|t| Some(*t) != model.town_id) {
+        crate::sync::pull::record_departure(&txn, "cases", id, Some(left), model.seq).await?;
+    }
     let action = if after.contains_key("town_id") { "relocated" } else { "updated" };
     store::append_event(
         &txn,
@@ -647,12 +660,24 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: CasePatch) 
 
 /// Moves a case through its lifecycle.
 pub async fn transition(state: &AppState, user: &AuthUser, id: Uuid, req: TransitionRequest) -> ApiResult<CaseView> {
+    let txn = state.db.begin().await?;
+    let model = transition_in(&txn, user, id, req).await?;
+    txn.commit().await?;
+    store::view(&model, &state.towns, user)
+}
+
+/// Moves a case through its lifecycle inside the caller's transaction.
+pub async fn transition_in(
+    txn: &impl ConnectionTrait,
+    user: &AuthUser,
+    id: Uuid,
+    req: TransitionRequest,
+) -> ApiResult<cases::Model> {
     let photos = check_photos(&req.photos)?;
     if let Some(n) = &req.note {
         check_len("note", n, 4000)?;
     }
-    let txn = state.db.begin().await?;
-    let cur = load_in_scope(&txn, user, id).await?;
+    let cur = load_in_scope(txn, user, id).await?;
     let current = CaseStatus::parse(&cur.status).unwrap_or(CaseStatus::Reported);
     let facts = TransitionFacts {
         source: CaseSource::parse(&cur.source).unwrap_or(CaseSource::Patrol),
@@ -673,9 +698,9 @@ pub async fn transition(state: &AppState, user: &AuthUser, id: Uuid, req: Transi
     if req.to == CaseStatus::Dismissed {
         m.dismiss_reason = Set(note.clone());
     }
-    let model = save_change(&txn, m, &cur, ["status"]).await?;
+    let model = save_change(txn, m, &cur, ["status"]).await?;
     store::append_event(
-        &txn,
+        txn,
         &Actor::from(user),
         Event {
             case_id: id,
@@ -688,8 +713,7 @@ pub async fn transition(state: &AppState, user: &AuthUser, id: Uuid, req: Transi
         },
     )
     .await?;
-    txn.commit().await?;
-    store::view(&model, &state.towns, user)
+    Ok(model)
 }
 
 /// Hands a case to another town or to the unassigned queue; recorded on the ledger.
@@ -718,6 +742,9 @@ pub async fn reassign(state: &AppState, user: &AuthUser, id: Uuid, req: Reassign
     }
     m.flags = Set(json!(flags));
     let model = save_change(&txn, m, &cur, ["town_id", "flags"]).await?;
+    if let Some(left) = cur.town_id {
+        crate::sync::pull::record_departure(&txn, "cases", id, Some(left), model.seq).await?;
+    }
     store::append_event(
         &txn,
         &Actor::from(user),
@@ -743,6 +770,35 @@ pub async fn add_inspection(
     case_id: Uuid,
     req: NewInspection,
 ) -> ApiResult<(bool, InspectionView)> {
+    let txn = state.db.begin().await?;
+    let (created, model) = add_inspection_in(&txn, user, case_id, req).await?;
+    txn.commit().await?;
+    Ok((created, store::inspection_view(&model)?))
+}
+
+/// Records an inspection inside the caller's transaction; the same inspector
+/// sending the same id again gets the stored one (`false`).
+pub async fn add_inspection_in(
+    txn: &impl ConnectionTrait,
+    user: &AuthUser,
+    case_id: Uuid,
+    req: NewInspection,
+) -> ApiResult<(bool, inspections::Model)> {
+    record_inspection(txn, user, Some(case_id), None, req).await
+}
+
+/// Records an inspection, on a case or (a patrol) on none; `town` is the
+/// scope of a patrol without a case.
+pub async fn record_inspection(
+    txn: &impl ConnectionTrait,
+    user: &AuthUser,
+    case_id: Option<Uuid>,
+    town: Option<Uuid>,
+    req: NewInspection,
+) -> ApiResult<(bool, inspections::Model)> {
+    if case_id.is_none() && req.kind != InspectionKind::Patrol {
+        return Err(ApiError::field("case_id", format!("a {} is made on a case: case_id is required", req.kind)));
+    }
     match req.kind {
         InspectionKind::Acceptance => user.require(&[Role::Verifier, Role::BureauAdmin])?,
         _ => user.require(&[Role::Inspector, Role::TownOfficer, Role::BureauAdmin])?,
@@ -760,20 +816,22 @@ pub async fn add_inspection(
     check_len("note", &req.note, 4000)?;
     let photos = check_photos(&req.photos)?;
     let location = req.location.map(GeoPoint::to_wgs84).transpose()?;
-    let txn = state.db.begin().await?;
-    let case = load_in_scope(&txn, user, case_id).await?;
+    let case = match case_id {
+        Some(c) => Some(load_in_scope(txn, user, c).await?),
+        None => None,
+    };
     let id = req.id.unwrap_or_else(Uuid::now_v7);
-    if let Some(existing) = inspections::Entity::find_by_id(id).one(&txn).await? {
-        if existing.inspector_id == user.id && existing.case_id == Some(case_id) {
-            return Ok((false, store::inspection_view(&existing)?));
+    if let Some(existing) = inspections::Entity::find_by_id(id).one(txn).await? {
+        if existing.inspector_id == user.id && existing.case_id == case_id {
+            return Ok((false, existing));
         }
         return Err(ApiError::new(ErrorCode::DuplicateRecord, "an inspection with this id exists"));
     }
     let now = Utc::now();
     let model = inspections::ActiveModel {
         id: Set(id),
-        case_id: Set(Some(case_id)),
-        town_id: Set(case.town_id),
+        case_id: Set(case_id),
+        town_id: Set(case.as_ref().map_or(town, |c| c.town_id)),
         kind: Set(req.kind.as_str().to_owned()),
         result: Set(req.result.map(|r| r.as_str().to_owned())),
         note: Set(req.note.trim().to_owned()),
@@ -785,27 +843,28 @@ pub async fn add_inspection(
         inspector_id: Set(user.id),
         device_id: Set(user.device),
         rev: Set(1),
-        seq: Set(db::next_seq(&txn).await?),
+        seq: Set(db::next_seq(txn).await?),
         deleted: Set(false),
         field_clock: Set(json!({ "*": store::server_stamp() })),
         created_by: Set(Some(user.id)),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
+    let Some(case) = case else { return Ok((true, model)) };
     if req.kind == InspectionKind::SiteCheck
         && let Some(result) = req.result
     {
         let mut m: cases::ActiveModel = case.clone().into();
         m.site_check_result = Set(Some(result.as_str().to_owned()));
-        save_change(&txn, m, &case, ["site_check_result"]).await?;
+        save_change(txn, m, &case, ["site_check_result"]).await?;
     }
     store::append_event(
-        &txn,
+        txn,
         &Actor::from(user),
         Event {
-            case_id,
+            case_id: case.id,
             action: "inspection_recorded",
             from_status: None,
             to_status: None,
@@ -815,8 +874,7 @@ pub async fn add_inspection(
         },
     )
     .await?;
-    txn.commit().await?;
-    Ok((true, store::inspection_view(&model)?))
+    Ok((true, model))
 }
 
 /// The inspections of a case, oldest first.

@@ -76,6 +76,8 @@ pub mod devices {
         pub app_version: String,
         pub created_at: DateTimeUtc,
         pub last_seen_at: DateTimeUtc,
+        /// The highest op `seq` of this device applied by sync.
+        pub last_seq: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -252,6 +254,92 @@ pub mod case_events {
         pub before: Option<Json>,
         pub after: Option<Json>,
         pub note: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod observations {
+    use sea_orm::entity::prelude::*;
+
+    /// What an inspector saw at one place: append-only.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "observations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub inspection_id: Option<Uuid>,
+        pub case_id: Option<Uuid>,
+        /// The town the observation lies in (its scope).
+        pub town_id: Option<Uuid>,
+        pub lon: f64,
+        pub lat: f64,
+        pub accuracy_m: Option<f64>,
+        pub note: String,
+        pub photos: Json,
+        pub observed_at: DateTimeUtc,
+        /// A case made from this observation's proposal of a new violation.
+        pub proposed_case_id: Option<Uuid>,
+        pub flags: Json,
+        pub device_id: Option<Uuid>,
+        pub rev: i64,
+        pub seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sync_ops {
+    use sea_orm::entity::prelude::*;
+
+    /// The stored result of every pushed op, written in the same transaction as
+    /// its effect: a retried op gets this back and changes nothing.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sync_ops")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub op_id: Uuid,
+        pub device_id: Uuid,
+        pub user_id: Uuid,
+        pub op_seq: i64,
+        pub status: String,
+        pub result: Json,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod scope_events {
+    use sea_orm::entity::prelude::*;
+
+    /// A record that left a town (reassigned, relocated): pulls of that town's
+    /// users get an `evict` for it.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scope_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub table_name: String,
+        pub record_id: Uuid,
+        /// The town the record left (None: the unassigned queue).
+        pub left_town_id: Option<Uuid>,
+        pub seq: i64,
+        pub at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,7 +9,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Foundation)]
+        vec![Box::new(M0001Foundation), Box::new(M0002Sync)]
     }
 }
 
@@ -233,6 +233,74 @@ impl MigrationTrait for M0001Foundation {
             .values_panic(["changes".into(), 0i64.into()])
             .to_owned();
         m.exec_stmt(seed).await?;
+        Ok(())
+    }
+}
+
+struct M0002Sync;
+
+impl MigrationName for M0002Sync {
+    fn name(&self) -> &str {
+        "m0002_sync"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Sync {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let mut observations = Table::create();
+        observations
+            .table(t("observations"))
+            .col(uuid(t("id")).primary_key())
+            .col(uuid_null(t("inspection_id")))
+            .col(uuid_null(t("case_id")))
+            .col(uuid_null(t("town_id")))
+            .col(double(t("lon")))
+            .col(double(t("lat")))
+            .col(double_null(t("accuracy_m")))
+            .col(text(t("note")))
+            .col(json_binary(t("photos")))
+            .col(timestamp_with_time_zone(t("observed_at")))
+            .col(uuid_null(t("proposed_case_id")))
+            .col(json_binary(t("flags")))
+            .col(uuid_null(t("device_id")));
+        m.create_table(sync_columns(&mut observations).to_owned()).await?;
+        m.create_index(index("idx_observations_seq", "observations", &["seq"])).await?;
+        m.create_index(index("idx_observations_case", "observations", &["case_id"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("sync_ops"))
+                .col(uuid(t("op_id")).primary_key())
+                .col(uuid(t("device_id")))
+                .col(uuid(t("user_id")))
+                .col(big_integer(t("op_seq")))
+                .col(string(t("status")))
+                .col(json_binary(t("result")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_sync_ops_device", "sync_ops", &["device_id", "op_seq"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("scope_events"))
+                .col(big_pk_auto(t("id")))
+                .col(string(t("table_name")))
+                .col(uuid(t("record_id")))
+                .col(uuid_null(t("left_town_id")))
+                .col(big_integer(t("seq")))
+                .col(timestamp_with_time_zone(t("at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_scope_events_seq", "scope_events", &["seq"])).await?;
+
+        m.alter_table(Table::alter().table(t("devices")).add_column(big_integer(t("last_seq")).default(0)).to_owned())
+            .await?;
+        m.create_index(index("idx_towns_seq", "towns", &["seq"])).await?;
+        m.create_index(index("idx_campaigns_seq", "campaigns", &["seq"])).await?;
         Ok(())
     }
 }

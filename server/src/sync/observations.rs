@@ -1,0 +1,173 @@
+//! Observations: what an inspector saw at one place (append-only). One that
+//! proposes a new violation creates a case routed to its town, in the same
+//! transaction.
+
+use chrono::{DateTime, Utc};
+use landpatrol_sync::{CaseSource, GeoPoint, LandClass, Role, ViolationType};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::cases::service::{check_photos, create_in, load_in_scope, route};
+use crate::cases::types::NewCase;
+use crate::db::{self, entities::observations};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The fields of an observation `create` op.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct NewObservation {
+    pub inspection_id: Option<Uuid>,
+    pub case_id: Option<Uuid>,
+    pub location: GeoPoint,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub photos: Vec<String>,
+    pub observed_at: Option<DateTime<Utc>>,
+    /// A new violation seen here: the server makes a `patrol` case of it.
+    pub propose_case: Option<ProposedCase>,
+}
+
+/// A new violation proposed by an observation.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct ProposedCase {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub address: String,
+    pub violation_type: Option<ViolationType>,
+    pub land_class: Option<LandClass>,
+}
+
+/// An observation as pull sends it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ObservationView {
+    pub id: Uuid,
+    pub inspection_id: Option<Uuid>,
+    pub case_id: Option<Uuid>,
+    pub town_id: Option<Uuid>,
+    pub location: GeoPoint,
+    pub note: String,
+    pub photos: Vec<String>,
+    pub observed_at: DateTime<Utc>,
+    pub proposed_case_id: Option<Uuid>,
+    pub flags: Vec<String>,
+    pub rev: i64,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The pull view of an observation.
+pub fn view(m: &observations::Model) -> ObservationView {
+    ObservationView {
+        id: m.id,
+        inspection_id: m.inspection_id,
+        case_id: m.case_id,
+        town_id: m.town_id,
+        location: GeoPoint {
+            lon: m.lon,
+            lat: m.lat,
+            crs: landpatrol_sync::Crs::Wgs84,
+            accuracy_m: m.accuracy_m,
+            mock: false,
+        },
+        note: m.note.clone(),
+        photos: serde_json::from_value(m.photos.clone()).unwrap_or_default(),
+        observed_at: m.observed_at,
+        proposed_case_id: m.proposed_case_id,
+        flags: serde_json::from_value(m.flags.clone()).unwrap_or_default(),
+        rev: m.rev,
+        created_by: m.created_by,
+        created_at: m.created_at,
+    }
+}
+
+/// Namespace of the ids of cases proposed by observations: replaying the same
+/// observation always names the same case.
+const PROPOSED_CASE_NS: Uuid = Uuid::from_u128(0x6c70_6f62_7365_7276_6174_696f_6e2d_6361);
+
+/// Records an observation (and the case it proposes) inside the caller's
+/// transaction. The same user sending the same id again gets the stored one.
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    req: NewObservation,
+    stamp: &str,
+) -> ApiResult<(bool, observations::Model)> {
+    user.require(&[Role::Inspector, Role::TownOfficer, Role::BureauAdmin])?;
+    if req.note.chars().count() > 4000 {
+        return Err(ApiError::field("note", "note is longer than 4000 characters"));
+    }
+    let photos = check_photos(&req.photos)?;
+    let point = req.location.to_wgs84()?;
+    if let Some(existing) = observations::Entity::find_by_id(id).one(conn).await? {
+        if existing.created_by == Some(user.id) {
+            return Ok((false, existing));
+        }
+        return Err(ApiError::new(landpatrol_sync::ErrorCode::DuplicateRecord, "an observation with this id exists"));
+    }
+    if let Some(case_id) = req.case_id {
+        load_in_scope(conn, user, case_id).await?;
+    }
+    let routed = route(state, &point, None);
+    let mut flags = Vec::new();
+    if point.accuracy_m.is_some_and(|a| a > state.settings.routing.max_accuracy_m) {
+        flags.push("low_accuracy");
+    }
+    if point.mock {
+        flags.push("mock_location");
+    }
+    let observed_at = req.observed_at.unwrap_or_else(Utc::now);
+    let proposed_case_id = match req.propose_case {
+        Some(p) => {
+            let case_id = Uuid::new_v5(&PROPOSED_CASE_NS, id.as_bytes());
+            let new_case = NewCase {
+                id: Some(case_id),
+                source: CaseSource::Patrol,
+                location: req.location,
+                polygon: None,
+                description: if p.description.is_empty() { req.note.clone() } else { p.description },
+                address: p.address,
+                land_class: p.land_class,
+                violation_type: p.violation_type,
+                discovered_at: Some(observed_at),
+                external_ref: None,
+            };
+            let (_, case) = create_in(conn, state, user, new_case).await?;
+            Some(case.id)
+        }
+        None => None,
+    };
+    let now = Utc::now();
+    let model = observations::ActiveModel {
+        id: Set(id),
+        inspection_id: Set(req.inspection_id),
+        case_id: Set(req.case_id.or(proposed_case_id)),
+        town_id: Set(routed.town),
+        lon: Set(point.lon),
+        lat: Set(point.lat),
+        accuracy_m: Set(point.accuracy_m),
+        note: Set(req.note.trim().to_owned()),
+        photos: Set(json!(photos)),
+        observed_at: Set(observed_at),
+        proposed_case_id: Set(proposed_case_id),
+        flags: Set(json!(flags)),
+        device_id: Set(user.device),
+        rev: Set(1),
+        seq: Set(db::next_seq(conn).await?),
+        deleted: Set(false),
+        field_clock: Set(json!({ "*": stamp })),
+        created_by: Set(Some(user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok((true, model))
+}

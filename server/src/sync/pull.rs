@@ -1,0 +1,251 @@
+//! `POST /sync/pull`: every record in the caller's scope whose latest change
+//! is after the cursor, once, in change-sequence order; `evict` for records
+//! that left the scope.
+
+use base64::Engine;
+use chrono::Utc;
+use landpatrol_sync::sync::{Change, ChangeOp, PullRequest, PullResponse, Table};
+use landpatrol_sync::{ErrorCode, Role};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::observations;
+use crate::auth::{AuthUser, Scope};
+use crate::campaigns::CampaignView;
+use crate::cases::store;
+use crate::db::entities::{campaigns, cases, inspections, observations as obs, scope_events, towns};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Notes that a record left a town, at the change-sequence position of the
+/// change that moved it: pulls of that town get an `evict`.
+pub async fn record_departure(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    id: Uuid,
+    left: Option<Uuid>,
+    seq: i64,
+) -> ApiResult<()> {
+    scope_events::ActiveModel {
+        table_name: Set(table.to_owned()),
+        record_id: Set(id),
+        left_town_id: Set(left),
+        seq: Set(seq),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+const CURSOR_PREFIX: &str = "lp1.";
+
+fn encode_cursor(seq: i64) -> String {
+    format!("{CURSOR_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(seq.to_string()))
+}
+
+fn decode_cursor(cursor: Option<&str>) -> ApiResult<i64> {
+    let Some(c) = cursor.filter(|c| !c.is_empty()) else { return Ok(0) };
+    let invalid = || ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this server gave; start with null");
+    let body = c.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
+    let seq: i64 = std::str::from_utf8(&bytes).ok().and_then(|s| s.parse().ok()).ok_or_else(invalid)?;
+    if seq < 0 {
+        return Err(invalid());
+    }
+    Ok(seq)
+}
+
+/// Which inspections and observations a caller pulls.
+fn field_records_scope(
+    user: &AuthUser,
+    town_col: impl ColumnTrait,
+    creator_col: impl ColumnTrait,
+) -> Option<Condition> {
+    match (user.role, user.scope()) {
+        (Role::Inspector, _) => Some(Condition::all().add(creator_col.eq(user.id))),
+        (_, Scope::District) => None,
+        (_, Scope::Towns(list)) => Some(Condition::all().add(town_col.is_in(list))),
+    }
+}
+
+fn wants(tables: &Option<Vec<String>>, t: Table) -> bool {
+    tables.as_ref().is_none_or(|list| list.iter().any(|n| n == t.as_str()))
+}
+
+fn rev(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// One page of changes after the cursor.
+pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiResult<PullResponse> {
+    let after = decode_cursor(req.cursor.as_deref())?;
+    let max = state.settings.sync.max_pull_limit;
+    let limit = req.limit.unwrap_or(500);
+    if limit == 0 || limit > max {
+        return Err(ApiError::field("limit", format!("limit must be 1 to {max}")));
+    }
+    let take = u64::from(limit) + 1;
+    let db = &state.db;
+    let scope = user.scope();
+    let mut changes: Vec<(i64, Change)> = Vec::new();
+
+    if wants(&req.tables, Table::Cases) {
+        let mut q = cases::Entity::find().filter(cases::Column::Seq.gt(after));
+        if let Scope::Towns(list) = &scope {
+            q = q.filter(cases::Column::TownId.is_in(list.clone()));
+        }
+        for m in q.order_by_asc(cases::Column::Seq).limit(take).all(db).await? {
+            let change = if m.deleted {
+                Change {
+                    table: "cases".into(),
+                    id: m.id.to_string(),
+                    rev: rev(m.rev),
+                    op: ChangeOp::Delete,
+                    record: None,
+                }
+            } else {
+                let record = serde_json::to_value(store::view(&m, &state.towns, user)?).map_err(ApiError::internal)?;
+                Change {
+                    table: "cases".into(),
+                    id: m.id.to_string(),
+                    rev: rev(m.rev),
+                    op: ChangeOp::Upsert,
+                    record: Some(record),
+                }
+            };
+            changes.push((m.seq, change));
+        }
+        if let Scope::Towns(list) = &scope {
+            let events = scope_events::Entity::find()
+                .filter(scope_events::Column::Seq.gt(after))
+                .filter(scope_events::Column::TableName.eq("cases"))
+                .filter(scope_events::Column::LeftTownId.is_in(list.clone()))
+                .order_by_asc(scope_events::Column::Seq)
+                .limit(take)
+                .all(db)
+                .await?;
+            for e in events {
+                let now_in_scope =
+                    cases::Entity::find_by_id(e.record_id).one(db).await?.is_some_and(|c| scope.covers(c.town_id));
+                if !now_in_scope {
+                    let change = Change {
+                        table: "cases".into(),
+                        id: e.record_id.to_string(),
+                        rev: 0,
+                        op: ChangeOp::Evict,
+                        record: None,
+                    };
+                    changes.push((e.seq, change));
+                }
+            }
+        }
+    }
+    if wants(&req.tables, Table::Inspections) {
+        let mut q = inspections::Entity::find().filter(inspections::Column::Seq.gt(after));
+        if let Some(c) = field_records_scope(user, inspections::Column::TownId, inspections::Column::CreatedBy) {
+            q = q.filter(c);
+        }
+        for m in q.order_by_asc(inspections::Column::Seq).limit(take).all(db).await? {
+            let (op, record) = if m.deleted {
+                (ChangeOp::Delete, None)
+            } else {
+                (ChangeOp::Upsert, Some(serde_json::to_value(store::inspection_view(&m)?).map_err(ApiError::internal)?))
+            };
+            changes.push((
+                m.seq,
+                Change { table: "inspections".into(), id: m.id.to_string(), rev: rev(m.rev), op, record },
+            ));
+        }
+    }
+    if wants(&req.tables, Table::Observations) {
+        let mut q = obs::Entity::find().filter(obs::Column::Seq.gt(after));
+        if let Some(c) = field_records_scope(user, obs::Column::TownId, obs::Column::CreatedBy) {
+            q = q.filter(c);
+        }
+        for m in q.order_by_asc(obs::Column::Seq).limit(take).all(db).await? {
+            let (op, record) = if m.deleted {
+                (ChangeOp::Delete, None)
+            } else {
+                (ChangeOp::Upsert, Some(serde_json::to_value(observations::view(&m)).map_err(ApiError::internal)?))
+            };
+            changes.push((
+                m.seq,
+                Change { table: "observations".into(), id: m.id.to_string(), rev: rev(m.rev), op, record },
+            ));
+        }
+    }
+    if wants(&req.tables, Table::Towns) {
+        let rows = towns::Entity::find()
+            .filter(towns::Column::Seq.gt(after))
+            .order_by_asc(towns::Column::Seq)
+            .limit(take)
+            .all(db)
+            .await?;
+        for m in rows {
+            let record = json!({
+                "id": m.id, "code": m.code, "name": m.name, "kind": m.kind, "area_m2": m.area_m2,
+                "bbox": [m.min_lon, m.min_lat, m.max_lon, m.max_lat], "boundary": m.boundary, "rev": m.rev,
+            });
+            let op = if m.deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
+            let record = (!m.deleted).then_some(record);
+            changes.push((m.seq, Change { table: "towns".into(), id: m.id.to_string(), rev: rev(m.rev), op, record }));
+        }
+    }
+    if wants(&req.tables, Table::Campaigns) {
+        let rows = campaigns::Entity::find()
+            .filter(campaigns::Column::Seq.gt(after))
+            .order_by_asc(campaigns::Column::Seq)
+            .limit(take)
+            .all(db)
+            .await?;
+        for m in rows {
+            let (seq, id, r, deleted) = (m.seq, m.id, m.rev, m.deleted);
+            let view = CampaignView::from(m);
+            let record = serde_json::to_value(view).map_err(ApiError::internal)?;
+            let op = if deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
+            changes.push((
+                seq,
+                Change {
+                    table: "campaigns".into(),
+                    id: id.to_string(),
+                    rev: rev(r),
+                    op,
+                    record: (!deleted).then_some(record),
+                },
+            ));
+        }
+    }
+
+    changes.sort_by_key(|(seq, _)| *seq);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = changes.len() > limit;
+    changes.truncate(limit);
+    let last = changes.last().map_or(after, |(seq, _)| *seq);
+    Ok(PullResponse {
+        changes: changes.into_iter().map(|(_, c)| c).collect(),
+        cursor: encode_cursor(last),
+        has_more,
+        server_time: Utc::now(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        assert_eq!(decode_cursor(None).unwrap(), 0);
+        assert_eq!(decode_cursor(Some(&encode_cursor(42))).unwrap(), 42);
+        assert!(decode_cursor(Some("42")).is_err());
+        assert!(decode_cursor(Some("lp1.!!")).is_err());
+        assert!(
+            decode_cursor(Some(&format!("lp1.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("-1"))))
+                .is_err()
+        );
+    }
+}

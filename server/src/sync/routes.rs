@@ -1,0 +1,34 @@
+//! HTTP handlers for `/sync`.
+
+use actix_web::{HttpResponse, web};
+use landpatrol_sync::error::ErrorBody;
+use landpatrol_sync::sync::{PullRequest, PullResponse, PushRequest, PushResponse};
+
+use crate::auth::AuthUser;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/sync/push").post(push)).service(web::resource("/sync/pull").post(pull));
+}
+
+/// Pushes a device's ops (SYNC.md). Ops are applied in order, each atomically
+/// with its result stored: a retried op returns its stored result with status
+/// `duplicate` and changes nothing. Per-op refusals are `rejected` results with
+/// a stable code; the rest of the batch is unaffected.
+#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])), request_body = PushRequest,
+    responses((status = 200, body = PushResponse),
+              (status = 413, description = "batch_too_large / payload_too_large", body = ErrorBody),
+              (status = 422, description = "unknown_device", body = ErrorBody)))]
+pub async fn push(state: web::Data<AppState>, user: AuthUser, body: web::Json<PushRequest>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(super::push::push(&state, &user, body.into_inner()).await?))
+}
+
+/// Pulls the changes in the caller's scope after a cursor (null: from the
+/// start), paged; each record once with its latest state; `evict` when a
+/// record left the caller's scope.
+#[utoipa::path(post, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])), request_body = PullRequest,
+    responses((status = 200, body = PullResponse), (status = 400, description = "invalid_cursor", body = ErrorBody)))]
+pub async fn pull(state: web::Data<AppState>, user: AuthUser, body: web::Json<PullRequest>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(super::pull::pull(&state, &user, body.into_inner()).await?))
+}
