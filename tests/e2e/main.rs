@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod cases;
 mod cli;
+mod concurrency;
 mod ops;
 mod routing;
 mod scope;

@@ -129,6 +129,20 @@ impl TestApp {
         TestApp { base, client: reqwest::Client::new(), state, handle, _dir: dir, pg_database }
     }
 
+    /// A second server instance on the same database and data folder, as
+    /// behind a load balancer.
+    pub async fn second_instance(&self) -> TestApp {
+        let mut settings = (*self.state.settings).clone();
+        settings.server.addr = "127.0.0.1:0".parse().unwrap();
+        let app = Application::build(settings).await.expect("second instance builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestApp { base, client: reqwest::Client::new(), state, handle, _dir: dir, pg_database: None }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
