@@ -46,6 +46,21 @@ pub async fn next_seq(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
     row.try_get_by_index::<i64>(0)
 }
 
+/// Reserves `n` consecutive positions of the change sequence (see
+/// [`next_seq`]); returns the first.
+pub async fn reserve_seqs(conn: &impl ConnectionTrait, n: i64) -> Result<i64, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "UPDATE sync_counters SET value = value + $1 WHERE name = 'changes' RETURNING value",
+        _ => "UPDATE sync_counters SET value = value + ? WHERE name = 'changes' RETURNING value",
+    };
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [n.into()]))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("sync_counters.changes".into()))?;
+    Ok(row.try_get_by_index::<i64>(0)? - n + 1)
+}
+
 /// The next case number of `year`, unique per year.
 pub async fn next_case_number(conn: &impl ConnectionTrait, year: i32) -> Result<i64, DbErr> {
     let backend = conn.get_database_backend();

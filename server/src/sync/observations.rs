@@ -90,6 +90,54 @@ pub fn view(m: &observations::Model) -> ObservationView {
 /// observation always names the same case.
 const PROPOSED_CASE_NS: Uuid = Uuid::from_u128(0x6c70_6f62_7365_7276_6174_696f_6e2d_6361);
 
+/// Checks an observation and builds its row, without touching the database:
+/// `seq` is left for the caller to set. The proposed case, if any, is not made.
+pub fn prepare(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    req: &NewObservation,
+    stamp: &str,
+) -> ApiResult<observations::ActiveModel> {
+    user.require(&[Role::Inspector, Role::TownOfficer, Role::BureauAdmin])?;
+    if req.note.chars().count() > 4000 {
+        return Err(ApiError::field("note", "note is longer than 4000 characters"));
+    }
+    let photos = check_photos(&req.photos)?;
+    let point = req.location.to_wgs84()?;
+    let routed = route(state, &point, None);
+    let mut flags = Vec::new();
+    if point.accuracy_m.is_some_and(|a| a > state.settings.routing.max_accuracy_m) {
+        flags.push("low_accuracy");
+    }
+    if point.mock {
+        flags.push("mock_location");
+    }
+    let now = Utc::now();
+    Ok(observations::ActiveModel {
+        id: Set(id),
+        inspection_id: Set(req.inspection_id),
+        case_id: Set(req.case_id),
+        town_id: Set(routed.town),
+        lon: Set(point.lon),
+        lat: Set(point.lat),
+        accuracy_m: Set(point.accuracy_m),
+        note: Set(req.note.trim().to_owned()),
+        photos: Set(json!(photos)),
+        observed_at: Set(req.observed_at.unwrap_or(now)),
+        proposed_case_id: Set(None),
+        flags: Set(json!(flags)),
+        device_id: Set(user.device),
+        rev: Set(1),
+        seq: sea_orm::ActiveValue::NotSet,
+        deleted: Set(false),
+        field_clock: Set(json!({ "*": stamp })),
+        created_by: Set(Some(user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+}
+
 /// Records an observation (and the case it proposes) inside the caller's
 /// transaction. The same user sending the same id again gets the stored one.
 pub async fn record(
@@ -100,12 +148,7 @@ pub async fn record(
     req: NewObservation,
     stamp: &str,
 ) -> ApiResult<(bool, observations::Model)> {
-    user.require(&[Role::Inspector, Role::TownOfficer, Role::BureauAdmin])?;
-    if req.note.chars().count() > 4000 {
-        return Err(ApiError::field("note", "note is longer than 4000 characters"));
-    }
-    let photos = check_photos(&req.photos)?;
-    let point = req.location.to_wgs84()?;
+    let mut model = prepare(state, user, id, &req, stamp)?;
     if let Some(existing) = observations::Entity::find_by_id(id).one(conn).await? {
         if existing.created_by == Some(user.id) {
             return Ok((false, existing));
@@ -115,59 +158,26 @@ pub async fn record(
     if let Some(case_id) = req.case_id {
         load_in_scope(conn, user, case_id).await?;
     }
-    let routed = route(state, &point, None);
-    let mut flags = Vec::new();
-    if point.accuracy_m.is_some_and(|a| a > state.settings.routing.max_accuracy_m) {
-        flags.push("low_accuracy");
-    }
-    if point.mock {
-        flags.push("mock_location");
-    }
-    let observed_at = req.observed_at.unwrap_or_else(Utc::now);
-    let proposed_case_id = match req.propose_case {
-        Some(p) => {
-            let case_id = Uuid::new_v5(&PROPOSED_CASE_NS, id.as_bytes());
-            let new_case = NewCase {
-                id: Some(case_id),
-                source: CaseSource::Patrol,
-                location: req.location,
-                polygon: None,
-                description: if p.description.is_empty() { req.note.clone() } else { p.description },
-                address: p.address,
-                land_class: p.land_class,
-                violation_type: p.violation_type,
-                discovered_at: Some(observed_at),
-                external_ref: None,
-            };
-            let (_, case) = create_in(conn, state, user, new_case).await?;
-            Some(case.id)
+    if let Some(p) = req.propose_case {
+        let case_id = Uuid::new_v5(&PROPOSED_CASE_NS, id.as_bytes());
+        let new_case = NewCase {
+            id: Some(case_id),
+            source: CaseSource::Patrol,
+            location: req.location,
+            polygon: None,
+            description: if p.description.is_empty() { req.note.clone() } else { p.description },
+            address: p.address,
+            land_class: p.land_class,
+            violation_type: p.violation_type,
+            discovered_at: req.observed_at.or(Some(Utc::now())),
+            external_ref: None,
+        };
+        let (_, case) = create_in(conn, state, user, new_case).await?;
+        model.proposed_case_id = Set(Some(case.id));
+        if req.case_id.is_none() {
+            model.case_id = Set(Some(case.id));
         }
-        None => None,
-    };
-    let now = Utc::now();
-    let model = observations::ActiveModel {
-        id: Set(id),
-        inspection_id: Set(req.inspection_id),
-        case_id: Set(req.case_id.or(proposed_case_id)),
-        town_id: Set(routed.town),
-        lon: Set(point.lon),
-        lat: Set(point.lat),
-        accuracy_m: Set(point.accuracy_m),
-        note: Set(req.note.trim().to_owned()),
-        photos: Set(json!(photos)),
-        observed_at: Set(observed_at),
-        proposed_case_id: Set(proposed_case_id),
-        flags: Set(json!(flags)),
-        device_id: Set(user.device),
-        rev: Set(1),
-        seq: Set(db::next_seq(conn).await?),
-        deleted: Set(false),
-        field_clock: Set(json!({ "*": stamp })),
-        created_by: Set(Some(user.id)),
-        created_at: Set(now),
-        updated_at: Set(now),
     }
-    .insert(conn)
-    .await?;
-    Ok((true, model))
+    model.seq = Set(db::next_seq(conn).await?);
+    Ok((true, model.insert(conn).await?))
 }

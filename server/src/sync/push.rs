@@ -9,7 +9,7 @@ use landpatrol_sync::sync::{Op, OpKind, OpResult, PushRequest, PushResponse, Tab
 use landpatrol_sync::{CaseStatus, ErrorCode, Hlc, Role};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
     TransactionTrait,
 };
 use serde_json::{Map, Value, json};
@@ -60,16 +60,14 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             stored.insert(row.op_id, row);
         }
     }
+    let existing_obs = existing_observations(&txn, &req.ops).await?;
+    let mut batch = Batch::default();
     let mut seen = HashSet::new();
     let mut results = Vec::with_capacity(req.ops.len());
     let mut last_seq = device.last_seq;
     for op in &req.ops {
         if !seen.insert(op.op_id) {
-            results.push(OpResult::rejected(
-                op.op_id,
-                ErrorCode::DuplicateOpInBatch,
-                "this op_id appears earlier in the batch",
-            ));
+            results.push(OpResult::rejected(op.op_id, ErrorCode::DuplicateOpInBatch, "this op_id appears earlier in the batch"));
             continue;
         }
         if let Some(prev) = stored.get(&op.op_id) {
@@ -81,25 +79,31 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             results.push(result);
             continue;
         }
-        let result = apply_one(&txn, state, &actor, op).await?;
-        sync_ops::ActiveModel {
+        let result = match fast_observation(state, &actor, op, &existing_obs, &batch) {
+            Some(Ok((model, result))) => {
+                batch.observations.push(model);
+                result
+            }
+            Some(Err(result)) => result,
+            None => {
+                batch.flush_observations(&txn).await?;
+                apply_one(&txn, state, &actor, op).await?
+            }
+        };
+        batch.sync_ops.push(sync_ops::ActiveModel {
             op_id: Set(op.op_id),
             device_id: Set(req.device_id),
             user_id: Set(user.id),
             op_seq: Set(i64::try_from(op.seq).unwrap_or(i64::MAX)),
-            status: Set(serde_json::to_value(result.status)
-                .map_err(ApiError::internal)?
-                .as_str()
-                .unwrap_or("")
-                .to_owned()),
+            status: Set(serde_json::to_value(result.status).map_err(ApiError::internal)?.as_str().unwrap_or("").to_owned()),
             result: Set(serde_json::to_value(&result).map_err(ApiError::internal)?),
             created_at: Set(Utc::now()),
-        }
-        .insert(&txn)
-        .await?;
+        });
         last_seq = last_seq.max(i64::try_from(op.seq).unwrap_or(i64::MAX));
         results.push(result);
     }
+    batch.flush_observations(&txn).await?;
+    batch.flush_results(&txn).await?;
     if last_seq != device.last_seq {
         devices::Entity::update_many()
             .col_expr(devices::Column::LastSeq, Expr::value(last_seq))
@@ -109,6 +113,102 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
     }
     txn.commit().await?;
     Ok(PushResponse { results, last_seq: u64::try_from(last_seq).unwrap_or(0), server_time: Utc::now() })
+}
+
+/// Rows collected for multi-row inserts: plain observation creates (the bulk of
+/// what phones push) and every op's stored result.
+#[derive(Default)]
+struct Batch {
+    observations: Vec<obs::ActiveModel>,
+    sync_ops: Vec<sync_ops::ActiveModel>,
+}
+
+const INSERT_CHUNK: usize = 500;
+
+impl Batch {
+    fn pending(&self, id: Uuid) -> bool {
+        self.observations.iter().any(|m| matches!(&m.id, sea_orm::ActiveValue::Set(x) if *x == id))
+    }
+
+    /// Inserts the pending observations with consecutive change positions.
+    async fn flush_observations(&mut self, txn: &DatabaseTransaction) -> ApiResult<()> {
+        if self.observations.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.observations);
+        let first = db::reserve_seqs(txn, i64::try_from(rows.len()).unwrap_or(i64::MAX)).await?;
+        let mut rows: Vec<obs::ActiveModel> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut m)| {
+                m.seq = Set(first + i64::try_from(i).unwrap_or(0));
+                m
+            })
+            .collect();
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(INSERT_CHUNK));
+            obs::Entity::insert_many(rows).exec_without_returning(txn).await?;
+            rows = rest;
+        }
+        Ok(())
+    }
+
+    async fn flush_results(&mut self, txn: &DatabaseTransaction) -> ApiResult<()> {
+        let mut rows = std::mem::take(&mut self.sync_ops);
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(INSERT_CHUNK));
+            sync_ops::Entity::insert_many(rows).exec_without_returning(txn).await?;
+            rows = rest;
+        }
+        Ok(())
+    }
+}
+
+/// Ids of observations that the batch's create ops name and that exist already.
+async fn existing_observations(txn: &DatabaseTransaction, ops: &[Op]) -> ApiResult<HashSet<Uuid>> {
+    let ids: Vec<Uuid> = ops
+        .iter()
+        .filter_map(|o| match &o.kind {
+            OpKind::Create { table, id, .. } if table == "observations" => Uuid::parse_str(id).ok(),
+            _ => None,
+        })
+        .collect();
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let rows = obs::Entity::find().select_only().column(obs::Column::Id).filter(obs::Column::Id.is_in(chunk.to_vec()));
+        for id in rows.into_tuple::<Uuid>().all(txn).await? {
+            found.insert(id);
+        }
+    }
+    Ok(found)
+}
+
+/// The fast path of a plain observation create (no case link, no proposed
+/// case, new id): checked in memory and inserted with the batch. `None` when
+/// the op needs the general path.
+fn fast_observation(
+    state: &AppState,
+    user: &AuthUser,
+    op: &Op,
+    existing: &HashSet<Uuid>,
+    batch: &Batch,
+) -> Option<Result<(obs::ActiveModel, OpResult), OpResult>> {
+    let OpKind::Create { table, id, fields } = &op.kind else { return None };
+    if table != "observations" || fields.contains_key("propose_case") || fields.get("case_id").is_some_and(|v| !v.is_null()) {
+        return None;
+    }
+    let id = Uuid::parse_str(id).ok()?;
+    if existing.contains(&id) || batch.pending(id) {
+        return None;
+    }
+    let remote = op.parse_hlc().ok()?;
+    let req: NewObservation = serde_json::from_value(Value::Object(fields.clone())).ok()?;
+    let (stamp, restamped) = state.hlc_observe(&remote);
+    let flag = |r: OpResult| if restamped { r.with_flag("clock_skew") } else { r };
+    Some(match observations::prepare(state, user, id, &req, &stamp.to_string()) {
+        Ok(model) => Ok((model, flag(OpResult::applied(op.op_id, 1)))),
+        Err(e) => Err(flag(OpResult::rejected(op.op_id, e.code, e.message))),
+    })
 }
 
 /// Applies one op inside its own savepoint. A refusal becomes a `rejected` (or
