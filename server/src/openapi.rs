@@ -39,6 +39,7 @@ impl Modify for BearerAuth {
         cases::routes::history, cases::routes::transition, cases::routes::reassign,
         cases::routes::list_inspections, cases::routes::add_inspection, cases::routes::import_patches,
         crate::sync::routes::push, crate::sync::routes::pull,
+        crate::sync::routes::watermelon_pull, crate::sync::routes::watermelon_push,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,

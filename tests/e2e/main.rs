@@ -11,3 +11,4 @@ mod ops;
 mod routing;
 mod scope;
 mod sync;
+mod watermelon;

@@ -91,6 +91,8 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/cases/{id}/inspections", "post"),
         ("/api/v1/sync/push", "post"),
         ("/api/v1/sync/pull", "post"),
+        ("/api/v1/sync/watermelon", "get"),
+        ("/api/v1/sync/watermelon", "post"),
     ];
     for (path, method) in expected {
         assert!(

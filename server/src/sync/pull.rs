@@ -88,7 +88,33 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
     if limit == 0 || limit > max {
         return Err(ApiError::field("limit", format!("limit must be 1 to {max}")));
     }
+    let page = changes_after(state, user, after, &req.tables, limit).await?;
+    Ok(PullResponse {
+        changes: page.changes,
+        cursor: encode_cursor(page.last),
+        has_more: page.has_more,
+        server_time: Utc::now(),
+    })
+}
+
+/// A page of changes.
+pub struct Page {
+    pub changes: Vec<Change>,
+    /// The change-sequence position the page reaches.
+    pub last: i64,
+    pub has_more: bool,
+}
+
+/// The changes in the caller's scope after position `after`, at most `limit`.
+pub async fn changes_after(
+    state: &AppState,
+    user: &AuthUser,
+    after: i64,
+    tables: &Option<Vec<String>>,
+    limit: u32,
+) -> ApiResult<Page> {
     let take = u64::from(limit) + 1;
+    let req = PullRequest { cursor: None, limit: Some(limit), tables: tables.clone() };
     let db = &state.db;
     let scope = user.scope();
     let mut changes: Vec<(i64, Change)> = Vec::new();
@@ -102,7 +128,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
             let change = if m.deleted {
                 Change {
                     table: "cases".into(),
-                    id: m.id.to_string(),
+                    id: super::ids::wire(m.id),
                     rev: rev(m.rev),
                     op: ChangeOp::Delete,
                     record: None,
@@ -111,7 +137,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
                 let record = serde_json::to_value(store::view(&m, &state.towns, user)?).map_err(ApiError::internal)?;
                 Change {
                     table: "cases".into(),
-                    id: m.id.to_string(),
+                    id: super::ids::wire(m.id),
                     rev: rev(m.rev),
                     op: ChangeOp::Upsert,
                     record: Some(record),
@@ -134,7 +160,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
                 if !now_in_scope {
                     let change = Change {
                         table: "cases".into(),
-                        id: e.record_id.to_string(),
+                        id: super::ids::wire(e.record_id),
                         rev: 0,
                         op: ChangeOp::Evict,
                         record: None,
@@ -157,7 +183,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
             };
             changes.push((
                 m.seq,
-                Change { table: "inspections".into(), id: m.id.to_string(), rev: rev(m.rev), op, record },
+                Change { table: "inspections".into(), id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
             ));
         }
     }
@@ -174,7 +200,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
             };
             changes.push((
                 m.seq,
-                Change { table: "observations".into(), id: m.id.to_string(), rev: rev(m.rev), op, record },
+                Change { table: "observations".into(), id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
             ));
         }
     }
@@ -192,7 +218,10 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
             });
             let op = if m.deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
             let record = (!m.deleted).then_some(record);
-            changes.push((m.seq, Change { table: "towns".into(), id: m.id.to_string(), rev: rev(m.rev), op, record }));
+            changes.push((
+                m.seq,
+                Change { table: "towns".into(), id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
+            ));
         }
     }
     if wants(&req.tables, Table::Campaigns) {
@@ -225,12 +254,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
     let has_more = changes.len() > limit;
     changes.truncate(limit);
     let last = changes.last().map_or(after, |(seq, _)| *seq);
-    Ok(PullResponse {
-        changes: changes.into_iter().map(|(_, c)| c).collect(),
-        cursor: encode_cursor(last),
-        has_more,
-        server_time: Utc::now(),
-    })
+    Ok(Page { changes: changes.into_iter().map(|(_, c)| c).collect(), last, has_more })
 }
 
 #[cfg(test)]

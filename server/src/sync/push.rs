@@ -67,7 +67,11 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
     let mut last_seq = device.last_seq;
     for op in &req.ops {
         if !seen.insert(op.op_id) {
-            results.push(OpResult::rejected(op.op_id, ErrorCode::DuplicateOpInBatch, "this op_id appears earlier in the batch"));
+            results.push(OpResult::rejected(
+                op.op_id,
+                ErrorCode::DuplicateOpInBatch,
+                "this op_id appears earlier in the batch",
+            ));
             continue;
         }
         if let Some(prev) = stored.get(&op.op_id) {
@@ -95,7 +99,11 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             device_id: Set(req.device_id),
             user_id: Set(user.id),
             op_seq: Set(i64::try_from(op.seq).unwrap_or(i64::MAX)),
-            status: Set(serde_json::to_value(result.status).map_err(ApiError::internal)?.as_str().unwrap_or("").to_owned()),
+            status: Set(serde_json::to_value(result.status)
+                .map_err(ApiError::internal)?
+                .as_str()
+                .unwrap_or("")
+                .to_owned()),
             result: Set(serde_json::to_value(&result).map_err(ApiError::internal)?),
             created_at: Set(Utc::now()),
         });
@@ -169,13 +177,14 @@ async fn existing_observations(txn: &DatabaseTransaction, ops: &[Op]) -> ApiResu
     let ids: Vec<Uuid> = ops
         .iter()
         .filter_map(|o| match &o.kind {
-            OpKind::Create { table, id, .. } if table == "observations" => Uuid::parse_str(id).ok(),
+            OpKind::Create { table, id, .. } if table == "observations" => super::ids::parse(id),
             _ => None,
         })
         .collect();
     let mut found = HashSet::new();
     for chunk in ids.chunks(INSERT_CHUNK) {
-        let rows = obs::Entity::find().select_only().column(obs::Column::Id).filter(obs::Column::Id.is_in(chunk.to_vec()));
+        let rows =
+            obs::Entity::find().select_only().column(obs::Column::Id).filter(obs::Column::Id.is_in(chunk.to_vec()));
         for id in rows.into_tuple::<Uuid>().all(txn).await? {
             found.insert(id);
         }
@@ -194,10 +203,13 @@ fn fast_observation(
     batch: &Batch,
 ) -> Option<Result<(obs::ActiveModel, OpResult), OpResult>> {
     let OpKind::Create { table, id, fields } = &op.kind else { return None };
-    if table != "observations" || fields.contains_key("propose_case") || fields.get("case_id").is_some_and(|v| !v.is_null()) {
+    if table != "observations"
+        || fields.contains_key("propose_case")
+        || fields.get("case_id").is_some_and(|v| !v.is_null())
+    {
         return None;
     }
-    let id = Uuid::parse_str(id).ok()?;
+    let id = super::ids::parse(id)?;
     if existing.contains(&id) || batch.pending(id) {
         return None;
     }
@@ -233,7 +245,7 @@ async fn apply_one(txn: &DatabaseTransaction, state: &AppState, user: &AuthUser,
                 return Err(e);
             }
             if e.code == ErrorCode::TransitionConflict
-                && let Some(id) = op.kind.id().and_then(|i| Uuid::parse_str(i).ok())
+                && let Some(id) = op.kind.id().and_then(super::ids::parse)
                 && let Ok(case) = load_in_scope(txn, user, id).await
             {
                 OpResult::conflict(op.op_id, json!({ "id": case.id, "status": case.status, "rev": case.rev }))
@@ -250,7 +262,7 @@ fn malformed(message: impl Into<String>) -> ApiError {
 }
 
 fn record_id(id: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| malformed(format!("record id {id:?} is not a UUID")))
+    super::ids::parse(id).ok_or_else(|| malformed(format!("record id {id:?} is neither a UUID nor a WatermelonDB id")))
 }
 
 fn parse_fields<T: serde::de::DeserializeOwned>(fields: &Map<String, Value>) -> ApiResult<T> {

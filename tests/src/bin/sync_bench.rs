@@ -41,7 +41,12 @@ async fn main() {
     landpatrol_server::demo::load(&app.state).await.unwrap();
     let token = app.token("inspector").await;
     let device = Uuid::now_v7().to_string();
-    app.post("/api/v1/devices", Some(&token), json!({"device_id": device, "name": "bench", "platform": "x", "app_version": "1"})).await;
+    app.post(
+        "/api/v1/devices",
+        Some(&token),
+        json!({"device_id": device, "name": "bench", "platform": "x", "app_version": "1"}),
+    )
+    .await;
     let (_, pair) = app.login("inspector", DEMO_PASSWORD, Some(&device)).await;
     let token = pair["access_token"].as_str().unwrap().to_owned();
 
@@ -81,8 +86,17 @@ async fn main() {
 
     // Replaying the first batch: every op answers duplicate.
     let started_dup = Instant::now();
-    let resp: Value =
-        client.post(&url).bearer_auth(&token).header("content-type", "application/json").body(bodies[0].clone()).send().await.unwrap().json().await.unwrap();
+    let resp: Value = client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(bodies[0].clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(resp["results"].as_array().unwrap().iter().all(|r| r["status"] == "duplicate"));
     let dup_secs = started_dup.elapsed().as_secs_f64();
 
@@ -111,7 +125,10 @@ async fn main() {
     }
     let pull_secs = started.elapsed().as_secs_f64();
     println!("database: {db}");
-    println!("push: {total} ops in batches of {batch} (~{op_bytes} bytes/op): {push_secs:.2} s = {:.0} ops/s", total as f64 / push_secs);
+    println!(
+        "push: {total} ops in batches of {batch} (~{op_bytes} bytes/op): {push_secs:.2} s = {:.0} ops/s",
+        total as f64 / push_secs
+    );
     println!("replay of one batch ({} ops, all duplicate): {:.3} s", batch.min(total), dup_secs);
     println!("first-sync pull: {records} records: {pull_secs:.2} s = {:.0} records/s", records as f64 / pull_secs);
 }

@@ -1,0 +1,47 @@
+//! Record ids on the wire: UUIDs, or WatermelonDB's 16-character ids.
+//!
+//! A WatermelonDB id is 16 ASCII letters and digits, exactly the 16 bytes of a
+//! UUID, so it is stored as the UUID with those bytes and given back unchanged.
+//! The mapping cannot collide with a real UUID: the variant bits of every RFC
+//! 4122/9562 UUID put its byte 8 at 0x80 or above, never an ASCII character.
+
+use uuid::Uuid;
+
+/// The stored id of a wire id (a UUID, or a WatermelonDB id).
+pub fn parse(id: &str) -> Option<Uuid> {
+    if id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(id.as_bytes());
+        return Some(Uuid::from_bytes(bytes));
+    }
+    Uuid::parse_str(id).ok()
+}
+
+/// The wire form of a stored id: the WatermelonDB id it came from, or the UUID.
+pub fn wire(id: Uuid) -> String {
+    let bytes = id.as_bytes();
+    if bytes.iter().all(u8::is_ascii_alphanumeric) {
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        id.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermelon_ids_round_trip_and_uuids_stay_uuids() {
+        let wm = "a1B2c3D4e5F6g7H8";
+        let u = parse(wm).unwrap();
+        assert_eq!(wire(u), wm);
+        let v7 = Uuid::now_v7();
+        assert_eq!(parse(&v7.to_string()), Some(v7));
+        assert_eq!(wire(v7), v7.to_string());
+        let v4 = Uuid::new_v4();
+        assert_eq!(wire(v4), v4.to_string());
+        assert!(parse("short").is_none());
+        assert!(parse("a1B2c3D4e5F6g7H!").is_none());
+    }
+}
