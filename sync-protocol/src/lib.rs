@@ -4,8 +4,13 @@
 //! reference system, the case lifecycle table and the stable error codes; the sync
 //! protocol's wire messages ([`sync`]), hybrid logical clocks ([`hlc`]) and the
 //! field-level merge ([`merge`]).
+//!
+//! With the feature `client`, the reference client (module `client`): outbox and replica
+//! in SQLite, HTTP with retries. Without it the crate does no I/O.
 
 pub mod case;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod coords;
 pub mod error;
 pub mod geo;

@@ -202,8 +202,17 @@ impl TestApp {
     /// Row counts of every table that a refused request must leave alone.
     pub async fn fingerprint(&self) -> Vec<(String, i64)> {
         let mut out = Vec::new();
-        for table in ["cases", "case_events", "inspections", "observations", "users", "devices", "towns", "campaigns", "refresh_tokens"]
-        {
+        for table in [
+            "cases",
+            "case_events",
+            "inspections",
+            "observations",
+            "users",
+            "devices",
+            "towns",
+            "campaigns",
+            "refresh_tokens",
+        ] {
             let row = self
                 .state
                 .db

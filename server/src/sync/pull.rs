@@ -4,11 +4,13 @@
 
 use base64::Engine;
 use chrono::Utc;
-use landpatrol_sync::sync::{Change, ChangeOp, PullRequest, PullResponse, Table};
+use landpatrol_sync::sync::{ChangeOp, PullRequest, Table};
 use landpatrol_sync::{ErrorCode, Role};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::observations;
@@ -80,8 +82,33 @@ fn rev(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// One change as pull sends it: the record is serialised once, straight from
+/// its view, never through a JSON tree.
+#[derive(Debug, Serialize)]
+pub struct Pulled {
+    pub table: &'static str,
+    pub id: String,
+    pub rev: u64,
+    pub op: ChangeOp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<Box<RawValue>>,
+}
+
+/// The pull answer (the wire shape of `landpatrol_sync::sync::PullResponse`).
+#[derive(Debug, Serialize)]
+pub struct PullOut {
+    pub changes: Vec<Pulled>,
+    pub cursor: String,
+    pub has_more: bool,
+    pub server_time: chrono::DateTime<Utc>,
+}
+
+fn raw<T: Serialize>(v: &T) -> ApiResult<Option<Box<RawValue>>> {
+    serde_json::value::to_raw_value(v).map(Some).map_err(ApiError::internal)
+}
+
 /// One page of changes after the cursor.
-pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiResult<PullResponse> {
+pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiResult<PullOut> {
     let after = decode_cursor(req.cursor.as_deref())?;
     let max = state.settings.sync.max_pull_limit;
     let limit = req.limit.unwrap_or(500);
@@ -89,7 +116,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
         return Err(ApiError::field("limit", format!("limit must be 1 to {max}")));
     }
     let page = changes_after(state, user, after, &req.tables, limit).await?;
-    Ok(PullResponse {
+    Ok(PullOut {
         changes: page.changes,
         cursor: encode_cursor(page.last),
         has_more: page.has_more,
@@ -99,7 +126,7 @@ pub async fn pull(state: &AppState, user: &AuthUser, req: PullRequest) -> ApiRes
 
 /// A page of changes.
 pub struct Page {
-    pub changes: Vec<Change>,
+    pub changes: Vec<Pulled>,
     /// The change-sequence position the page reaches.
     pub last: i64,
     pub has_more: bool,
@@ -117,7 +144,7 @@ pub async fn changes_after(
     let req = PullRequest { cursor: None, limit: Some(limit), tables: tables.clone() };
     let db = &state.db;
     let scope = user.scope();
-    let mut changes: Vec<(i64, Change)> = Vec::new();
+    let mut changes: Vec<(i64, Pulled)> = Vec::new();
 
     if wants(&req.tables, Table::Cases) {
         let mut q = cases::Entity::find().filter(cases::Column::Seq.gt(after));
@@ -126,22 +153,16 @@ pub async fn changes_after(
         }
         for m in q.order_by_asc(cases::Column::Seq).limit(take).all(db).await? {
             let change = if m.deleted {
-                Change {
-                    table: "cases".into(),
+                Pulled {
+                    table: "cases",
                     id: super::ids::wire(m.id),
                     rev: rev(m.rev),
                     op: ChangeOp::Delete,
                     record: None,
                 }
             } else {
-                let record = serde_json::to_value(store::view(&m, &state.towns, user)?).map_err(ApiError::internal)?;
-                Change {
-                    table: "cases".into(),
-                    id: super::ids::wire(m.id),
-                    rev: rev(m.rev),
-                    op: ChangeOp::Upsert,
-                    record: Some(record),
-                }
+                let record = raw(&store::view(&m, &state.towns, user)?)?;
+                Pulled { table: "cases", id: super::ids::wire(m.id), rev: rev(m.rev), op: ChangeOp::Upsert, record }
             };
             changes.push((m.seq, change));
         }
@@ -158,8 +179,8 @@ pub async fn changes_after(
                 let now_in_scope =
                     cases::Entity::find_by_id(e.record_id).one(db).await?.is_some_and(|c| scope.covers(c.town_id));
                 if !now_in_scope {
-                    let change = Change {
-                        table: "cases".into(),
+                    let change = Pulled {
+                        table: "cases",
                         id: super::ids::wire(e.record_id),
                         rev: 0,
                         op: ChangeOp::Evict,
@@ -179,11 +200,11 @@ pub async fn changes_after(
             let (op, record) = if m.deleted {
                 (ChangeOp::Delete, None)
             } else {
-                (ChangeOp::Upsert, Some(serde_json::to_value(store::inspection_view(&m)?).map_err(ApiError::internal)?))
+                (ChangeOp::Upsert, raw(&store::inspection_view(&m)?)?)
             };
             changes.push((
                 m.seq,
-                Change { table: "inspections".into(), id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
+                Pulled { table: "inspections", id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
             ));
         }
     }
@@ -193,14 +214,11 @@ pub async fn changes_after(
             q = q.filter(c);
         }
         for m in q.order_by_asc(obs::Column::Seq).limit(take).all(db).await? {
-            let (op, record) = if m.deleted {
-                (ChangeOp::Delete, None)
-            } else {
-                (ChangeOp::Upsert, Some(serde_json::to_value(observations::view(&m)).map_err(ApiError::internal)?))
-            };
+            let (op, record) =
+                if m.deleted { (ChangeOp::Delete, None) } else { (ChangeOp::Upsert, raw(&observations::view(&m))?) };
             changes.push((
                 m.seq,
-                Change { table: "observations".into(), id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
+                Pulled { table: "observations", id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
             ));
         }
     }
@@ -217,11 +235,8 @@ pub async fn changes_after(
                 "bbox": [m.min_lon, m.min_lat, m.max_lon, m.max_lat], "boundary": m.boundary, "rev": m.rev,
             });
             let op = if m.deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
-            let record = (!m.deleted).then_some(record);
-            changes.push((
-                m.seq,
-                Change { table: "towns".into(), id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
-            ));
+            let record = if m.deleted { None } else { raw(&record)? };
+            changes.push((m.seq, Pulled { table: "towns", id: super::ids::wire(m.id), rev: rev(m.rev), op, record }));
         }
     }
     if wants(&req.tables, Table::Campaigns) {
@@ -234,18 +249,9 @@ pub async fn changes_after(
         for m in rows {
             let (seq, id, r, deleted) = (m.seq, m.id, m.rev, m.deleted);
             let view = CampaignView::from(m);
-            let record = serde_json::to_value(view).map_err(ApiError::internal)?;
+            let record = if deleted { None } else { raw(&view)? };
             let op = if deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
-            changes.push((
-                seq,
-                Change {
-                    table: "campaigns".into(),
-                    id: id.to_string(),
-                    rev: rev(r),
-                    op,
-                    record: (!deleted).then_some(record),
-                },
-            ));
+            changes.push((seq, Pulled { table: "campaigns", id: id.to_string(), rev: rev(r), op, record }));
         }
     }
 

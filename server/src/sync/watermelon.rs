@@ -150,11 +150,12 @@ async fn collect(
     loop {
         let page = changes_after(state, user, after, tables, state.settings.sync.max_pull_limit).await?;
         for c in page.changes {
-            let entry = out.entry(c.table.clone()).or_default();
+            let entry = out.entry(c.table.to_owned()).or_default();
             entry.created.retain(|r| r.get("id") != Some(&json!(c.id)));
             entry.updated.retain(|r| r.get("id") != Some(&json!(c.id)));
             match (c.op, c.record) {
                 (ChangeOp::Upsert, Some(record)) => {
+                    let record: Value = serde_json::from_str(record.get()).map_err(ApiError::internal)?;
                     let row = flatten(&record);
                     if first_sync || c.rev <= 1 { entry.created.push(row) } else { entry.updated.push(row) }
                 }
