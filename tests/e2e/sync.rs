@@ -343,3 +343,12 @@ async fn pull_pages_once_per_record_resumes_and_evicts() {
         "validation_failed",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_devices_offline_and_flaky_converge_without_loss_or_duplicates() {
+    let app = TestApp::spawn_demo().await;
+    let report = landpatrol_tests::sim::run(&app, &landpatrol_tests::sim::SimConfig::default()).await;
+    eprintln!("{report:?}");
+    assert!(report.ops >= 300, "{report:?}");
+    assert!(report.dropped_requests > 0 && report.dropped_responses > 0, "the network really was flaky: {report:?}");
+}

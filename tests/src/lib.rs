@@ -4,6 +4,8 @@
 //! server URL such as `postgres://postgres@127.0.0.1:5432`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod sim;
+
 use landpatrol_server::config::Settings;
 use landpatrol_server::startup::Application;
 use landpatrol_server::state::AppState;
