@@ -288,6 +288,15 @@ async fn pull_pages_once_per_record_resumes_and_evicts() {
     assert_eq!(keys.len(), n, "each record once");
     assert_eq!(first.iter().filter(|c| c["table"] == "towns").count(), 23);
     assert_eq!(first.iter().filter(|c| c["table"] == "campaigns").count(), 1);
+    let lifecycle: Vec<&Value> = first.iter().filter(|c| c["table"] == "lifecycle").collect();
+    assert_eq!(lifecycle.len(), 1, "the lifecycle table comes with the first sync");
+    assert!(
+        lifecycle[0]["record"]["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["from"] == "rectified" && t["to"] == "accepted" && t["roles"] == json!(["verifier"]))
+    );
     let cases: Vec<&Value> = first.iter().filter(|c| c["table"] == "cases").collect();
     assert!(!cases.is_empty());
     assert!(cases.iter().all(|c| c["record"]["town"]["code"] == "120115001"), "only the officer's town");

@@ -74,24 +74,46 @@ pub struct SimReport {
 struct Device {
     client: Client,
     net: Arc<FaultyTransport<ReqwestTransport>>,
-    user: &'static str,
+    user: String,
     town_point: (f64, f64),
     ops: Vec<Uuid>,
 }
 
-/// Users and a point in their territory.
-const USERS: [(&str, (f64, f64)); 4] = [
-    ("inspector", (117.295129, 39.733503)),
-    ("inspector", (117.341136, 39.557182)),
-    ("officer-120115001", (117.295129, 39.733503)),
-    ("officer-120115006", (117.341136, 39.557182)),
+/// Towns the devices work in, with a point inside each (real village positions).
+const TOWNS: [(&str, (f64, f64)); 4] = [
+    ("120115001", (117.295129, 39.733503)),
+    ("120115006", (117.341136, 39.557182)),
+    ("120115002", (117.2915, 39.7165)),
+    ("120115003", (117.3028, 39.6980)),
 ];
+
+/// One user per device: in each town, inspectors who patrol it and officers of it.
+async fn make_user(app: &TestApp, admin: &str, i: usize, seed: u64) -> (String, (f64, f64)) {
+    let (town, point) = TOWNS[i % TOWNS.len()];
+    let username = format!("sim{seed}-{i}");
+    let body = if (i / TOWNS.len()).is_multiple_of(2) {
+        json!({"username": username, "password": DEMO_PASSWORD, "role": "inspector", "patrol_towns": [town]})
+    } else {
+        json!({"username": username, "password": DEMO_PASSWORD, "role": "town_officer", "town": town})
+    };
+    let (status, resp) = app.post("/api/v1/users", Some(admin), body).await;
+    assert!(status == 201 || resp["error"]["code"] == "username_taken", "{resp}");
+    (username, point)
+}
+
+fn tracing_progress(message: &str) {
+    if std::env::var_os("SIM_PROGRESS").is_some() {
+        eprintln!("[sim] {message}");
+    }
+}
 
 fn fail(message: String) -> ! {
     panic!("simulation check failed: {message}")
 }
 
-async fn edit(d: &mut Device, rng: &mut StdRng, n: usize, report: &mut SimReport) {
+/// Makes one random edit; `false` when the client refused it locally (a step
+/// the role may not make, no open case), so the caller draws again.
+async fn edit(d: &mut Device, rng: &mut StdRng, n: usize, report: &mut SimReport) -> bool {
     let roll: f64 = rng.r#gen();
     let jitter = |rng: &mut StdRng| (rng.gen_range(-0.004..0.004), rng.gen_range(-0.004..0.004));
     let result = if roll < 0.4 {
@@ -137,8 +159,8 @@ async fn edit(d: &mut Device, rng: &mut StdRng, n: usize, report: &mut SimReport
                 matches!(c.data.get("status").and_then(Value::as_str), Some("reported" | "registered" | "rectifying"))
             })
             .collect();
-        let Some(case) = open.choose(rng).cloned() else { return };
-        let Ok(id) = Uuid::parse_str(&case.id) else { return };
+        let Some(case) = open.choose(rng).cloned() else { return false };
+        let Ok(id) = Uuid::parse_str(&case.id) else { return false };
         if roll < 0.85 {
             let field = ["description", "address"][rng.gen_range(0..2)];
             let mut fields = Map::new();
@@ -154,14 +176,18 @@ async fn edit(d: &mut Device, rng: &mut StdRng, n: usize, report: &mut SimReport
                 Some(CaseStatus::Rectifying) => Some(CaseStatus::Rectified),
                 _ => None,
             };
-            let (Some(from), Some(to)) = (status, step) else { return };
+            let (Some(from), Some(to)) = (status, step) else { return false };
             d.client.transition(id, from, to, Some("sim")).await
         }
     };
     // Edits the client refuses locally (role, lifecycle) are never queued.
-    if let Ok(op) = result {
-        d.ops.push(op.op_id);
-        report.ops += 1;
+    match result {
+        Ok(op) => {
+            d.ops.push(op.op_id);
+            report.ops += 1;
+            true
+        }
+        Err(_) => false,
     }
 }
 
@@ -205,8 +231,9 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut report = SimReport::default();
     let mut devices = Vec::with_capacity(cfg.devices);
+    let admin = app.token("admin").await;
     for i in 0..cfg.devices {
-        let (user, town_point) = USERS[i % USERS.len()];
+        let (user, town_point) = make_user(app, &admin, i, cfg.seed).await;
         let transport = ReqwestTransport::new(&app.base).expect("transport");
         let net = Arc::new(
             FaultyTransport::new(transport, cfg.seed.wrapping_add(i as u64))
@@ -229,7 +256,7 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
         let client = Client::open_with(
             dir.path().join(format!("device-{i}.db")),
             net.clone(),
-            Credentials::new(user, DEMO_PASSWORD),
+            Credentials::new(user.clone(), DEMO_PASSWORD),
             options,
         )
         .await
@@ -243,12 +270,21 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
         }
     }
     let mut n = 0;
-    for _ in 0..cfg.rounds {
+    tracing_progress(&format!(
+        "{} devices opened and synced in {:.1} s",
+        devices.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    for round in 0..cfg.rounds {
         for d in devices.iter_mut() {
             d.net.set_offline(rng.gen_bool(cfg.offline_share));
             for _ in 0..cfg.edits_per_round {
-                n += 1;
-                edit(d, &mut rng, n, &mut report).await;
+                for _ in 0..20 {
+                    n += 1;
+                    if edit(d, &mut rng, n, &mut report).await {
+                        break;
+                    }
+                }
             }
         }
         order.shuffle(&mut rng);
@@ -258,6 +294,12 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
                 report.sync_failures += 1;
             }
         }
+        tracing_progress(&format!(
+            "round {} done at {:.1} s ({} ops so far)",
+            round + 1,
+            started.elapsed().as_secs_f64(),
+            report.ops
+        ));
     }
 
     // Everyone back online; sync until quiet.
@@ -339,10 +381,12 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
     // 1. Convergence: every replica equals its user's view.
     let mut views = BTreeMap::new();
     for (i, d) in devices.iter().enumerate() {
-        if !views.contains_key(d.user) {
-            views.insert(d.user, full_server_view(app, d.user).await);
+        if !views.contains_key(&d.user) {
+            views.insert(d.user.clone(), full_server_view(app, &d.user).await);
         }
-        let view = &views[d.user];
+        let view: BTreeMap<_, _> =
+            views[&d.user].iter().filter(|((t, _), _)| t != "lifecycle").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let view = &view;
         let mut replica = BTreeMap::new();
         for table in [Table::Cases, Table::Inspections, Table::Observations, Table::Towns, Table::Campaigns] {
             for r in d.client.records(table).await.unwrap_or_default() {

@@ -255,6 +255,15 @@ pub async fn changes_after(
         }
     }
 
+    // The lifecycle table is reference data of this server version: sent with
+    // every first sync (it changes only with a server upgrade).
+    if after == 0 && tables.as_ref().is_none_or(|list| list.iter().any(|n| n == "lifecycle")) {
+        let record = json!({ "version": 1, "transitions": landpatrol_sync::lifecycle::TRANSITIONS });
+        changes.push((
+            0,
+            Pulled { table: "lifecycle", id: "v1".into(), rev: 1, op: ChangeOp::Upsert, record: raw(&record)? },
+        ));
+    }
     changes.sort_by_key(|(seq, _)| *seq);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let has_more = changes.len() > limit;

@@ -174,7 +174,10 @@ async fn collect(
 pub async fn pull(state: &AppState, user: &AuthUser, q: &PullQuery) -> ApiResult<PullResponse> {
     let after = q.last_pulled_at.unwrap_or(0).max(0);
     let mut changes = BTreeMap::new();
-    let timestamp = collect(state, user, after, &None, after == 0, &mut changes).await?;
+    // The five synced tables only (not the lifecycle reference record: a
+    // WatermelonDB app has no table for it).
+    let synced = Some(TABLES.iter().map(|t| (*t).to_owned()).collect());
+    let timestamp = collect(state, user, after, &synced, after == 0, &mut changes).await?;
     let whole = migrated_tables(q.migration.as_deref())?;
     if after > 0 && !whole.is_empty() {
         let mut fresh = BTreeMap::new();
