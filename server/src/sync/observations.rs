@@ -61,6 +61,74 @@ pub struct ObservationView {
     pub created_at: DateTime<Utc>,
 }
 
+/// The columns pull needs (not the field clock), for a lighter read.
+#[derive(Debug, sea_orm::FromQueryResult)]
+pub struct PullRow {
+    pub id: Uuid,
+    pub inspection_id: Option<Uuid>,
+    pub case_id: Option<Uuid>,
+    pub town_id: Option<Uuid>,
+    pub lon: f64,
+    pub lat: f64,
+    pub accuracy_m: Option<f64>,
+    pub note: String,
+    pub photos: serde_json::Value,
+    pub observed_at: DateTime<Utc>,
+    pub proposed_case_id: Option<Uuid>,
+    pub flags: serde_json::Value,
+    pub rev: i64,
+    pub seq: i64,
+    pub deleted: bool,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns of [`PullRow`].
+pub const PULL_COLUMNS: [observations::Column; 17] = [
+    observations::Column::Id,
+    observations::Column::InspectionId,
+    observations::Column::CaseId,
+    observations::Column::TownId,
+    observations::Column::Lon,
+    observations::Column::Lat,
+    observations::Column::AccuracyM,
+    observations::Column::Note,
+    observations::Column::Photos,
+    observations::Column::ObservedAt,
+    observations::Column::ProposedCaseId,
+    observations::Column::Flags,
+    observations::Column::Rev,
+    observations::Column::Seq,
+    observations::Column::Deleted,
+    observations::Column::CreatedBy,
+    observations::Column::CreatedAt,
+];
+
+/// The pull view of a pulled row, taking its values.
+pub fn view_row(m: PullRow) -> ObservationView {
+    ObservationView {
+        id: m.id,
+        inspection_id: m.inspection_id,
+        case_id: m.case_id,
+        town_id: m.town_id,
+        location: GeoPoint {
+            lon: m.lon,
+            lat: m.lat,
+            crs: landpatrol_sync::Crs::Wgs84,
+            accuracy_m: m.accuracy_m,
+            mock: false,
+        },
+        note: m.note,
+        photos: serde_json::from_value(m.photos).unwrap_or_default(),
+        observed_at: m.observed_at,
+        proposed_case_id: m.proposed_case_id,
+        flags: serde_json::from_value(m.flags).unwrap_or_default(),
+        rev: m.rev,
+        created_by: m.created_by,
+        created_at: m.created_at,
+    }
+}
+
 /// The pull view of an observation.
 pub fn view(m: &observations::Model) -> ObservationView {
     ObservationView {

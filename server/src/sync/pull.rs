@@ -213,13 +213,19 @@ pub async fn changes_after(
         if let Some(c) = field_records_scope(user, obs::Column::TownId, obs::Column::CreatedBy) {
             q = q.filter(c);
         }
-        for m in q.order_by_asc(obs::Column::Seq).limit(take).all(db).await? {
+        let rows = q
+            .select_only()
+            .columns(observations::PULL_COLUMNS)
+            .order_by_asc(obs::Column::Seq)
+            .limit(take)
+            .into_model::<observations::PullRow>()
+            .all(db)
+            .await?;
+        for m in rows {
+            let (seq, id, r) = (m.seq, m.id, m.rev);
             let (op, record) =
-                if m.deleted { (ChangeOp::Delete, None) } else { (ChangeOp::Upsert, raw(&observations::view(&m))?) };
-            changes.push((
-                m.seq,
-                Pulled { table: "observations", id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
-            ));
+                if m.deleted { (ChangeOp::Delete, None) } else { (ChangeOp::Upsert, raw(&observations::view_row(m))?) };
+            changes.push((seq, Pulled { table: "observations", id: super::ids::wire(id), rev: rev(r), op, record }));
         }
     }
     if wants(&req.tables, Table::Towns) {
