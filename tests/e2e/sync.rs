@@ -328,7 +328,21 @@ async fn pull_pages_once_per_record_resumes_and_evicts() {
         )
         .await;
     assert_eq!(s, 200);
+    // Moved by a new location rather than a reassignment: evicted the same way.
+    let relocated = cases[2]["id"].as_str().unwrap().to_owned();
+    let (s, moved) = app
+        .patch(
+            &format!("/api/v1/cases/{relocated}"),
+            Some(&admin),
+            json!({"fields": {"location": {"lon": ZHOULIANG.0, "lat": ZHOULIANG.1}}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{moved}");
+    assert_eq!(moved["town"]["code"], "120115006");
     let (changes, _) = pull_all(&app, &officer, Some(cursor.clone()), 50).await;
+    let relocated_changes: Vec<&Value> = changes.iter().filter(|c| c["id"] == relocated.as_str()).collect();
+    assert_eq!(relocated_changes.len(), 1);
+    assert_eq!(relocated_changes[0]["op"], "evict");
     let for_id: Vec<&Value> = changes.iter().filter(|c| c["id"] == id.as_str()).collect();
     assert_eq!(for_id.len(), 1);
     assert_eq!(for_id[0]["record"]["address"], "c");
@@ -360,4 +374,26 @@ async fn fifty_devices_offline_and_flaky_converge_without_loss_or_duplicates() {
     eprintln!("{report:?}");
     assert!(report.ops >= 300, "{report:?}");
     assert!(report.dropped_requests > 0 && report.dropped_responses > 0, "the network really was flaky: {report:?}");
+}
+
+#[tokio::test]
+async fn the_same_record_created_twice_in_one_batch_exists_once() {
+    let app = TestApp::spawn_demo().await;
+    let (token, dev) = device_session(&app, "inspector").await;
+    let id = Uuid::now_v7();
+    let create = |seq: u64| {
+        op(
+            seq,
+            now_ms(),
+            &dev,
+            json!({"op": "create", "table": "observations", "id": id, "fields": {"location": {"lon": HAIBIN.0, "lat": HAIBIN.1}, "note": "twice"}}),
+        )
+    };
+    let before = app.fingerprint().await;
+    let r = push(&app, &token, &dev, vec![create(1), create(2)]).await;
+    assert_eq!(r["results"][0]["status"], "applied", "{r}");
+    assert_eq!(r["results"][1]["status"], "applied", "a create of an existing id by its author returns it: {r}");
+    let after = app.fingerprint().await;
+    let count = |f: &Vec<(String, i64)>| f.iter().find(|(k, _)| k == "observations").unwrap().1;
+    assert_eq!(count(&after), count(&before) + 1);
 }

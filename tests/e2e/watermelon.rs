@@ -114,6 +114,27 @@ async fn watermelon_pull_push_round_trip() {
 }
 
 #[tokio::test]
+async fn watermelon_bad_queries_are_refused() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token("inspector").await;
+    landpatrol_tests::assert_error(
+        &app.get("/api/v1/sync/watermelon?last_pulled_at=yesterday", Some(&token)).await,
+        400,
+        "invalid_query",
+    );
+    landpatrol_tests::assert_error(
+        &app.get(
+            &format!("/api/v1/sync/watermelon?last_pulled_at=5&migration={}", urlencode("{not json")),
+            Some(&token),
+        )
+        .await,
+        400,
+        "invalid_query",
+    );
+    landpatrol_tests::assert_error(&app.get("/api/v1/sync/watermelon", None).await, 401, "unauthenticated");
+}
+
+#[tokio::test]
 async fn watermelon_push_needs_a_device_bound_session() {
     let app = TestApp::spawn_demo().await;
     let token = app.token("inspector").await;

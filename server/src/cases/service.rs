@@ -42,22 +42,29 @@ pub fn route(state: &AppState, point: &GeoPoint, patch: Option<&MultiPolygon>) -
     Routed { town, near_boundary: located.near_boundary, neighbour: located.neighbour.map(|t| t.id) }
 }
 
-fn flags(state: &AppState, routed: &Routed, point: &GeoPoint, has_campaign: bool) -> Vec<String> {
+/// Flags of a reported position: accuracy worse than configured, or mock.
+pub fn position_flags(state: &AppState, point: &GeoPoint) -> Vec<&'static str> {
     let mut f = Vec::new();
-    if routed.near_boundary {
-        f.push("near_boundary".to_owned());
-    }
-    if routed.town.is_none() {
-        f.push("unassigned".to_owned());
-    }
     if point.accuracy_m.is_some_and(|a| a > state.settings.routing.max_accuracy_m) {
-        f.push("low_accuracy".to_owned());
+        f.push("low_accuracy");
     }
     if point.mock {
-        f.push("mock_location".to_owned());
+        f.push("mock_location");
     }
+    f
+}
+
+fn flags(state: &AppState, routed: &Routed, point: &GeoPoint, has_campaign: bool) -> Vec<&'static str> {
+    let mut f = Vec::new();
+    if routed.near_boundary {
+        f.push("near_boundary");
+    }
+    if routed.town.is_none() {
+        f.push("unassigned");
+    }
+    f.extend(position_flags(state, point));
     if !has_campaign {
-        f.push("no_campaign".to_owned());
+        f.push("no_campaign");
     }
     f
 }
@@ -577,7 +584,13 @@ pub async fn save_stamped<'a>(
     m.rev = Set(cur.rev + 1);
     m.seq = Set(db::next_seq(conn).await?);
     m.updated_at = Set(Utc::now());
-    Ok(m.update(conn).await?)
+    let model = m.update(conn).await?;
+    // Whatever moved the case (reassignment, a new location), the town it left
+    // gets an `evict` in its next pull.
+    if let Some(left) = cur.town_id.filter(|t| Some(*t) != model.town_id) {
+        crate::sync::pull::record_departure(conn, "cases", model.id, Some(left), model.seq).await?;
+    }
+    Ok(model)
 }
 
 /// Refuses edits to a closed or dismissed case.
@@ -636,9 +649,6 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: CasePatch) 
         return store::view(&cur, &state.towns, user);
     }
     let model = save_change(&txn, m, &cur, after.keys().map(String::as_str)).await?;
-    if let Some(left) = cur.town_id.filter(|t| Some(*t) != model.town_id) {
-        crate::sync::pull::record_departure(&txn, "cases", id, Some(left), model.seq).await?;
-    }
     let action = if after.contains_key("town_id") { "relocated" } else { "updated" };
     store::append_event(
         &txn,
@@ -742,9 +752,6 @@ pub async fn reassign(state: &AppState, user: &AuthUser, id: Uuid, req: Reassign
     }
     m.flags = Set(json!(flags));
     let model = save_change(&txn, m, &cur, ["town_id", "flags"]).await?;
-    if let Some(left) = cur.town_id {
-        crate::sync::pull::record_departure(&txn, "cases", id, Some(left), model.seq).await?;
-    }
     store::append_event(
         &txn,
         &Actor::from(user),

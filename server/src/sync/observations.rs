@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::cases::service::{check_photos, create_in, load_in_scope, route};
+use crate::cases::service::{check_photos, create_in, load_in_scope, position_flags, route};
 use crate::cases::types::NewCase;
 use crate::db::{self, entities::observations};
 use crate::error::{ApiError, ApiResult};
@@ -129,31 +129,6 @@ pub fn view_row(m: PullRow) -> ObservationView {
     }
 }
 
-/// The pull view of an observation.
-pub fn view(m: &observations::Model) -> ObservationView {
-    ObservationView {
-        id: m.id,
-        inspection_id: m.inspection_id,
-        case_id: m.case_id,
-        town_id: m.town_id,
-        location: GeoPoint {
-            lon: m.lon,
-            lat: m.lat,
-            crs: landpatrol_sync::Crs::Wgs84,
-            accuracy_m: m.accuracy_m,
-            mock: false,
-        },
-        note: m.note.clone(),
-        photos: serde_json::from_value(m.photos.clone()).unwrap_or_default(),
-        observed_at: m.observed_at,
-        proposed_case_id: m.proposed_case_id,
-        flags: serde_json::from_value(m.flags.clone()).unwrap_or_default(),
-        rev: m.rev,
-        created_by: m.created_by,
-        created_at: m.created_at,
-    }
-}
-
 /// Namespace of the ids of cases proposed by observations: replaying the same
 /// observation always names the same case.
 const PROPOSED_CASE_NS: Uuid = Uuid::from_u128(0x6c70_6f62_7365_7276_6174_696f_6e2d_6361);
@@ -174,13 +149,7 @@ pub fn prepare(
     let photos = check_photos(&req.photos)?;
     let point = req.location.to_wgs84()?;
     let routed = route(state, &point, None);
-    let mut flags = Vec::new();
-    if point.accuracy_m.is_some_and(|a| a > state.settings.routing.max_accuracy_m) {
-        flags.push("low_accuracy");
-    }
-    if point.mock {
-        flags.push("mock_location");
-    }
+    let flags = position_flags(state, &point);
     let now = Utc::now();
     Ok(observations::ActiveModel {
         id: Set(id),

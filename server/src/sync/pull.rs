@@ -3,6 +3,8 @@
 //! that left the scope.
 
 use base64::Engine;
+use std::collections::HashMap;
+
 use chrono::Utc;
 use landpatrol_sync::sync::{ChangeOp, PullRequest, Table};
 use landpatrol_sync::{ErrorCode, Role};
@@ -141,12 +143,11 @@ pub async fn changes_after(
     limit: u32,
 ) -> ApiResult<Page> {
     let take = u64::from(limit) + 1;
-    let req = PullRequest { cursor: None, limit: Some(limit), tables: tables.clone() };
     let db = &state.db;
     let scope = user.scope();
     let mut changes: Vec<(i64, Pulled)> = Vec::new();
 
-    if wants(&req.tables, Table::Cases) {
+    if wants(tables, Table::Cases) {
         let mut q = cases::Entity::find().filter(cases::Column::Seq.gt(after));
         if let Scope::Towns(list) = &scope {
             q = q.filter(cases::Column::TownId.is_in(list.clone()));
@@ -175,9 +176,19 @@ pub async fn changes_after(
                 .limit(take)
                 .all(db)
                 .await?;
+            // Where those cases are now, in one query.
+            let ids: Vec<Uuid> = events.iter().map(|e| e.record_id).collect();
+            let now: HashMap<Uuid, Option<Uuid>> = cases::Entity::find()
+                .select_only()
+                .columns([cases::Column::Id, cases::Column::TownId])
+                .filter(cases::Column::Id.is_in(ids))
+                .into_tuple::<(Uuid, Option<Uuid>)>()
+                .all(db)
+                .await?
+                .into_iter()
+                .collect();
             for e in events {
-                let now_in_scope =
-                    cases::Entity::find_by_id(e.record_id).one(db).await?.is_some_and(|c| scope.covers(c.town_id));
+                let now_in_scope = now.get(&e.record_id).is_some_and(|town| scope.covers(*town));
                 if !now_in_scope {
                     let change = Pulled {
                         table: "cases",
@@ -191,7 +202,7 @@ pub async fn changes_after(
             }
         }
     }
-    if wants(&req.tables, Table::Inspections) {
+    if wants(tables, Table::Inspections) {
         let mut q = inspections::Entity::find().filter(inspections::Column::Seq.gt(after));
         if let Some(c) = field_records_scope(user, inspections::Column::TownId, inspections::Column::CreatedBy) {
             q = q.filter(c);
@@ -208,7 +219,7 @@ pub async fn changes_after(
             ));
         }
     }
-    if wants(&req.tables, Table::Observations) {
+    if wants(tables, Table::Observations) {
         let mut q = obs::Entity::find().filter(obs::Column::Seq.gt(after));
         if let Some(c) = field_records_scope(user, obs::Column::TownId, obs::Column::CreatedBy) {
             q = q.filter(c);
@@ -228,7 +239,7 @@ pub async fn changes_after(
             changes.push((seq, Pulled { table: "observations", id: super::ids::wire(id), rev: rev(r), op, record }));
         }
     }
-    if wants(&req.tables, Table::Towns) {
+    if wants(tables, Table::Towns) {
         let rows = towns::Entity::find()
             .filter(towns::Column::Seq.gt(after))
             .order_by_asc(towns::Column::Seq)
@@ -236,16 +247,12 @@ pub async fn changes_after(
             .all(db)
             .await?;
         for m in rows {
-            let record = json!({
-                "id": m.id, "code": m.code, "name": m.name, "kind": m.kind, "area_m2": m.area_m2,
-                "bbox": [m.min_lon, m.min_lat, m.max_lon, m.max_lat], "boundary": m.boundary, "rev": m.rev,
-            });
             let op = if m.deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
-            let record = if m.deleted { None } else { raw(&record)? };
+            let record = if m.deleted { None } else { raw(&crate::towns::service::detail(&m))? };
             changes.push((m.seq, Pulled { table: "towns", id: super::ids::wire(m.id), rev: rev(m.rev), op, record }));
         }
     }
-    if wants(&req.tables, Table::Campaigns) {
+    if wants(tables, Table::Campaigns) {
         let rows = campaigns::Entity::find()
             .filter(campaigns::Column::Seq.gt(after))
             .order_by_asc(campaigns::Column::Seq)

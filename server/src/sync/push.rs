@@ -84,8 +84,8 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             continue;
         }
         let result = match fast_observation(state, &actor, op, &existing_obs, &batch) {
-            Some(Ok((model, result))) => {
-                batch.observations.push(model);
+            Some(Ok((id, model, result))) => {
+                batch.add_observation(id, model);
                 result
             }
             Some(Err(result)) => result,
@@ -128,14 +128,17 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
 #[derive(Default)]
 struct Batch {
     observations: Vec<obs::ActiveModel>,
+    /// Ids of `observations`, to see a second create of one in the same batch.
+    pending_ids: HashSet<Uuid>,
     sync_ops: Vec<sync_ops::ActiveModel>,
 }
 
 const INSERT_CHUNK: usize = 500;
 
 impl Batch {
-    fn pending(&self, id: Uuid) -> bool {
-        self.observations.iter().any(|m| matches!(&m.id, sea_orm::ActiveValue::Set(x) if *x == id))
+    fn add_observation(&mut self, id: Uuid, model: obs::ActiveModel) {
+        self.pending_ids.insert(id);
+        self.observations.push(model);
     }
 
     /// Inserts the pending observations with consecutive change positions.
@@ -144,6 +147,7 @@ impl Batch {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.observations);
+        self.pending_ids.clear();
         let first = db::reserve_seqs(txn, i64::try_from(rows.len()).unwrap_or(i64::MAX)).await?;
         let mut rows: Vec<obs::ActiveModel> = rows
             .into_iter()
@@ -201,7 +205,7 @@ fn fast_observation(
     op: &Op,
     existing: &HashSet<Uuid>,
     batch: &Batch,
-) -> Option<Result<(obs::ActiveModel, OpResult), OpResult>> {
+) -> Option<Result<(Uuid, obs::ActiveModel, OpResult), OpResult>> {
     let OpKind::Create { table, id, fields } = &op.kind else { return None };
     if table != "observations"
         || fields.contains_key("propose_case")
@@ -210,7 +214,7 @@ fn fast_observation(
         return None;
     }
     let id = super::ids::parse(id)?;
-    if existing.contains(&id) || batch.pending(id) {
+    if existing.contains(&id) || batch.pending_ids.contains(&id) {
         return None;
     }
     let remote = op.parse_hlc().ok()?;
@@ -218,7 +222,7 @@ fn fast_observation(
     let (stamp, restamped) = state.hlc_observe(&remote);
     let flag = |r: OpResult| if restamped { r.with_flag("clock_skew") } else { r };
     Some(match observations::prepare(state, user, id, &req, &stamp.to_string()) {
-        Ok(model) => Ok((model, flag(OpResult::applied(op.op_id, 1)))),
+        Ok(model) => Ok((id, model, flag(OpResult::applied(op.op_id, 1)))),
         Err(e) => Err(flag(OpResult::rejected(op.op_id, e.code, e.message))),
     })
 }
@@ -427,9 +431,6 @@ async fn update_case(
             },
         )
         .await?;
-        if let Some(left) = cur.town_id.filter(|t| Some(*t) != model.town_id) {
-            super::pull::record_departure(conn, "cases", id, Some(left), model.seq).await?;
-        }
     }
     Ok(if outcome.overridden.is_empty() {
         OpResult::applied(op.op_id, rev(model_rev))

@@ -224,5 +224,10 @@ pub async fn get(db: &DatabaseConnection, key: &str) -> ApiResult<TownDetail> {
         None => towns::Entity::find().filter(towns::Column::Code.eq(key)).one(db).await?,
     };
     let m = found.filter(|t| !t.deleted).ok_or_else(|| ApiError::not_found("town"))?;
-    Ok(TownDetail { summary: summary(&m), boundary: m.boundary.clone() })
+    Ok(detail(&m))
+}
+
+/// A stored town with its boundary, as `GET /towns/{id}` and sync pull show it.
+pub fn detail(m: &towns::Model) -> TownDetail {
+    TownDetail { summary: summary(m), boundary: m.boundary.clone() }
 }
