@@ -17,7 +17,33 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub campaign: CampaignSettings,
     pub sync: SyncSettings,
+    pub photos: PhotoSettings,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoSettings {
+    /// Largest photo accepted (one `PUT` or one tus upload), in bytes.
+    pub max_upload_bytes: u64,
+    /// An unfinished tus upload untouched this long is removed.
+    pub upload_expiry_hours: u64,
+    /// Thumbnails made at once (each on a blocking thread); 0 means one per core.
+    pub thumbnail_workers: usize,
+    /// Largest width × height an image may declare (decompression bombs are refused).
+    pub max_pixels: u64,
+    /// Largest width or height an image may declare.
+    pub max_dimension: u32,
+    /// Largest buffer one decode may allocate, in MiB.
+    pub max_decode_mib: u64,
+    /// EXIF position further than this from the reported position flags `far_from_report`.
+    pub max_distance_m: f64,
+    /// Capture time further than this from the record's time flags `time_mismatch`.
+    pub max_time_diff_secs: i64,
+    /// The same photo linked to places further apart than this flags `reused_elsewhere`.
+    pub reuse_distance_m: f64,
+    /// Offset assumed for an EXIF capture time that carries none (phones write local time).
+    pub camera_utc_offset_minutes: i32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -133,6 +159,18 @@ max_batch = 500
 max_skew_secs = 300
 max_pull_limit = 5000
 
+[photos]
+max_upload_bytes = 31457280
+upload_expiry_hours = 24
+thumbnail_workers = 0
+max_pixels = 120000000
+max_dimension = 30000
+max_decode_mib = 128
+max_distance_m = 200.0
+max_time_diff_secs = 3600
+reuse_distance_m = 500.0
+camera_utc_offset_minutes = 480
+
 [log]
 format = "text"
 level = "info"
@@ -183,6 +221,19 @@ impl Settings {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return Err(SettingsError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));
+        }
+        let p = &self.photos;
+        if p.max_upload_bytes == 0 || p.max_pixels == 0 || p.max_dimension == 0 || p.max_decode_mib == 0 {
+            return Err(SettingsError::Invalid("photos limits must be positive".into()));
+        }
+        if !(p.max_distance_m.is_finite() && p.max_distance_m > 0.0 && p.reuse_distance_m.is_finite())
+            || p.reuse_distance_m <= 0.0
+            || p.max_time_diff_secs <= 0
+        {
+            return Err(SettingsError::Invalid("photos evidence thresholds must be positive".into()));
+        }
+        if !(-14 * 60..=14 * 60).contains(&p.camera_utc_offset_minutes) {
+            return Err(SettingsError::Invalid("photos.camera_utc_offset_minutes must be within ±14 h".into()));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(SettingsError::Invalid("log.format must be text or json".into()));

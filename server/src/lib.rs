@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod openapi;
 pub mod ops;
+pub mod photos;
 pub mod startup;
 pub mod state;
 pub mod sync;

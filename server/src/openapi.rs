@@ -40,12 +40,18 @@ impl Modify for BearerAuth {
         cases::routes::list_inspections, cases::routes::add_inspection, cases::routes::import_patches,
         crate::sync::routes::push, crate::sync::routes::pull,
         crate::sync::routes::watermelon_pull, crate::sync::routes::watermelon_push,
+        crate::photos::routes::exists, crate::photos::routes::put, crate::photos::routes::get,
+        crate::photos::routes::original, crate::photos::routes::thumb,
+        crate::photos::tus::options, crate::photos::tus::create, crate::photos::tus::head,
+        crate::photos::tus::patch, crate::photos::tus::terminate,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
         landpatrol_sync::CaseSource, landpatrol_sync::CaseStatus, landpatrol_sync::Role, landpatrol_sync::LandClass,
         landpatrol_sync::ViolationType, landpatrol_sync::Disposition, landpatrol_sync::InspectionKind,
         landpatrol_sync::InspectionResult,
+        crate::photos::types::PhotoView, crate::photos::types::PhotoLinkView, crate::photos::types::ExifView,
+        crate::photos::types::ExifGps,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -54,6 +60,8 @@ impl Modify for BearerAuth {
         (name = "campaigns", description = "Campaigns and their deadlines"),
         (name = "cases", description = "Cases (图斑/案件), the lifecycle and the ledger (挂账销号)"),
         (name = "sync", description = "Offline sync: exactly-once push with field-level merge, scoped pull"),
+        (name = "photos", description = "Photo evidence, content-addressed by SHA-256: EXIF, thumbnails, evidence checks"),
+        (name = "uploads", description = "Resumable photo uploads (tus 1.0.0: creation, creation-with-upload, termination, checksum, expiration)"),
     )
 )]
 pub struct ApiDoc;

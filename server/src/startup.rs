@@ -15,6 +15,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::token::{self, Keys};
 use crate::config::Settings;
 use crate::error::{self, ApiError};
+use crate::photos::PhotoRuntime;
+use crate::photos::storage::LocalStore;
 use crate::state::AppState;
 use crate::telemetry::{self, Metrics};
 use crate::towns::TownCache;
@@ -50,6 +52,10 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
     towns::service::reload(&db, &towns).await?;
     let node = format!("server-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let hlc = landpatrol_sync::HlcClock::new(node).map_err(|e| StartupError::Clock(e.to_string()))?;
+    let photos_dir = settings.photos_dir();
+    let store = LocalStore::open(&photos_dir)
+        .map_err(|source| StartupError::DataDir { path: photos_dir.display().to_string(), source })?;
+    let photos = Arc::new(PhotoRuntime::new(&settings, Arc::new(store)));
     Ok(AppState {
         db,
         settings: Arc::new(settings),
@@ -57,6 +63,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         towns,
         metrics: Arc::new(Metrics::default()),
         hlc: Arc::new(std::sync::Mutex::new(hlc)),
+        photos,
     })
 }
 
@@ -90,7 +97,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(towns::routes::configure)
             .configure(campaigns::routes::configure)
             .configure(cases::routes::configure)
-            .configure(crate::sync::routes::configure),
+            .configure(crate::sync::routes::configure)
+            .configure(crate::photos::routes::configure),
     );
 }
 
@@ -176,13 +184,33 @@ impl Application {
                 }
             }
         });
+        let sweeper = tokio::spawn(photo_sweeps(self.state.clone()));
         let result = self.server.await;
         refresher.abort();
+        sweeper.abort();
         result
     }
 
     /// A handle to stop the server.
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+/// Photo housekeeping: thumbnails left pending (a restart, a lost job) are
+/// queued again, expired tus uploads and stale staging files removed.
+async fn photo_sweeps(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::photos::service::resume_pending(&state).await {
+            Ok(n) if n > 0 => tracing::info!(photos = n, "thumbnails queued"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "thumbnail sweep failed"),
+        }
+        if let Err(e) = crate::photos::tus::sweep(&state).await {
+            tracing::warn!(error = %e, "upload sweep failed");
+        }
     }
 }

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::token::Keys;
 use crate::config::Settings;
+use crate::photos::PhotoRuntime;
 use crate::telemetry::Metrics;
 use crate::towns::TownCache;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The server's hybrid logical clock, advanced by every op it receives.
     pub hlc: Arc<Mutex<HlcClock>>,
+    /// Photo storage, decode limits and the thumbnail pool.
+    pub photos: Arc<PhotoRuntime>,
 }
 
 impl AppState {

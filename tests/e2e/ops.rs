@@ -93,6 +93,16 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/sync/pull", "post"),
         ("/api/v1/sync/watermelon", "get"),
         ("/api/v1/sync/watermelon", "post"),
+        ("/api/v1/photos/{sha256}", "head"),
+        ("/api/v1/photos/{sha256}", "put"),
+        ("/api/v1/photos/{sha256}", "get"),
+        ("/api/v1/photos/{sha256}/original", "get"),
+        ("/api/v1/photos/{sha256}/thumb", "get"),
+        ("/api/v1/uploads", "options"),
+        ("/api/v1/uploads", "post"),
+        ("/api/v1/uploads/{id}", "head"),
+        ("/api/v1/uploads/{id}", "patch"),
+        ("/api/v1/uploads/{id}", "delete"),
     ];
     for (path, method) in expected {
         assert!(

@@ -214,6 +214,9 @@ impl TestApp {
             "towns",
             "campaigns",
             "refresh_tokens",
+            "photos",
+            "photo_links",
+            "uploads",
         ] {
             let row = self
                 .state
@@ -263,4 +266,50 @@ pub fn assert_error(resp: &(StatusCode, Value), status: u16, code: &str) {
 /// The id of a demo town by code.
 pub fn town_id(code: &str) -> String {
     landpatrol_sync::TownId::from_code(code).to_string()
+}
+
+/// The folder of real photo fixtures (copied into the project with their licences).
+pub fn photo_fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../photo/tests/fixtures")
+}
+
+/// A photo fixture's bytes.
+pub fn photo_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(photo_fixtures().join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// SHA-256 in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+impl TestApp {
+    /// `PUT /photos/{sha256}` with the bytes' own hash.
+    pub async fn put_photo(&self, token: &str, bytes: &[u8]) -> (StatusCode, Value) {
+        self.put_photo_as(token, &sha256_hex(bytes), bytes).await
+    }
+
+    /// `PUT /photos/{sha256}` under a given hash.
+    pub async fn put_photo_as(&self, token: &str, sha: &str, bytes: &[u8]) -> (StatusCode, Value) {
+        let req = self
+            .client
+            .put(self.url(&format!("/api/v1/photos/{sha}")))
+            .header("content-type", "image/jpeg")
+            .body(bytes.to_vec());
+        self.send(req, Some(token)).await
+    }
+
+    /// Waits until the photo's thumbnails are no longer pending; returns the photo.
+    pub async fn settled_photo(&self, token: &str, sha: &str) -> Value {
+        for _ in 0..300 {
+            let (status, body) = self.get(&format!("/api/v1/photos/{sha}"), Some(token)).await;
+            assert_eq!(status, 200, "{body}");
+            if body["thumbnail"] != "pending" {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("thumbnails of {sha} still pending after 30 s");
+    }
 }

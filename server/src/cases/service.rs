@@ -20,8 +20,10 @@ use super::types::*;
 use crate::auth::service::resolve_town;
 use crate::auth::{AuthUser, Scope};
 use crate::campaigns;
+use crate::config::PhotoSettings;
 use crate::db::{self, entities::case_events, entities::cases, entities::inspections};
 use crate::error::{ApiError, ApiResult};
+use crate::photos::evidence::{self, LinkTarget};
 use crate::state::AppState;
 use crate::towns::geo::{self, MultiPolygon};
 
@@ -278,7 +280,11 @@ pub async fn load_in_scope(conn: &impl ConnectionTrait, user: &AuthUser, id: Uui
 /// One case with its ledger.
 pub async fn get(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<CaseDetail> {
     let m = load_in_scope(&state.db, user, id).await?;
-    Ok(CaseDetail { case: store::view(&m, &state.towns, user)?, history: history_of(&state.db, id).await? })
+    Ok(CaseDetail {
+        case: store::view(&m, &state.towns, user)?,
+        history: history_of(&state.db, id).await?,
+        photos: crate::photos::service::links_of_case(&state.db, id).await?,
+    })
 }
 
 async fn history_of(db: &DatabaseConnection, id: Uuid) -> ApiResult<Vec<HistoryEntry>> {
@@ -671,14 +677,18 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: CasePatch) 
 /// Moves a case through its lifecycle.
 pub async fn transition(state: &AppState, user: &AuthUser, id: Uuid, req: TransitionRequest) -> ApiResult<CaseView> {
     let txn = state.db.begin().await?;
-    let model = transition_in(&txn, user, id, req).await?;
+    let model = transition_in(&txn, &state.settings.photos, user, id, req).await?;
     txn.commit().await?;
     store::view(&model, &state.towns, user)
 }
 
+/// Namespace of the ids of transitions as records naming photos.
+const TRANSITION_NS: Uuid = Uuid::from_u128(0x6c70_7472_616e_7369_7469_6f6e_2d6e_7331);
+
 /// Moves a case through its lifecycle inside the caller's transaction.
 pub async fn transition_in(
     txn: &impl ConnectionTrait,
+    photo_cfg: &PhotoSettings,
     user: &AuthUser,
     id: Uuid,
     req: TransitionRequest,
@@ -723,6 +733,20 @@ pub async fn transition_in(
         },
     )
     .await?;
+    if !photos.is_empty() {
+        let target = LinkTarget {
+            kind: "transition",
+            record_id: Uuid::new_v5(
+                &TRANSITION_NS,
+                format!("{id}/{current}/{}/{}", req.to, photos.join(",")).as_bytes(),
+            ),
+            case_id: Some(id),
+            town_id: model.town_id,
+            point: Some((model.lon, model.lat)),
+            at: Utc::now(),
+        };
+        evidence::link(txn, photo_cfg, Some(user.id), &[(target, photos)]).await?;
+    }
     Ok(model)
 }
 
@@ -778,7 +802,7 @@ pub async fn add_inspection(
     req: NewInspection,
 ) -> ApiResult<(bool, InspectionView)> {
     let txn = state.db.begin().await?;
-    let (created, model) = add_inspection_in(&txn, user, case_id, req).await?;
+    let (created, model) = add_inspection_in(&txn, &state.settings.photos, user, case_id, req).await?;
     txn.commit().await?;
     Ok((created, store::inspection_view(&model)?))
 }
@@ -787,17 +811,19 @@ pub async fn add_inspection(
 /// sending the same id again gets the stored one (`false`).
 pub async fn add_inspection_in(
     txn: &impl ConnectionTrait,
+    photo_cfg: &PhotoSettings,
     user: &AuthUser,
     case_id: Uuid,
     req: NewInspection,
 ) -> ApiResult<(bool, inspections::Model)> {
-    record_inspection(txn, user, Some(case_id), None, req).await
+    record_inspection(txn, photo_cfg, user, Some(case_id), None, req).await
 }
 
 /// Records an inspection, on a case or (a patrol) on none; `town` is the
 /// scope of a patrol without a case.
 pub async fn record_inspection(
     txn: &impl ConnectionTrait,
+    photo_cfg: &PhotoSettings,
     user: &AuthUser,
     case_id: Option<Uuid>,
     town: Option<Uuid>,
@@ -859,6 +885,17 @@ pub async fn record_inspection(
     }
     .insert(txn)
     .await?;
+    if !photos.is_empty() {
+        let target = LinkTarget {
+            kind: "inspection",
+            record_id: id,
+            case_id,
+            town_id: model.town_id,
+            point: model.lon.zip(model.lat).or(case.as_ref().map(|c| (c.lon, c.lat))),
+            at: model.inspected_at,
+        };
+        evidence::link(txn, photo_cfg, Some(user.id), &[(target, photos.clone())]).await?;
+    }
     let Some(case) = case else { return Ok((true, model)) };
     if req.kind == InspectionKind::SiteCheck
         && let Some(result) = req.result

@@ -90,6 +90,9 @@ pub struct CaseDetail {
     #[serde(flatten)]
     pub case: CaseView,
     pub history: Vec<HistoryEntry>,
+    /// The photos of the case's observations, inspections and transitions, with
+    /// their evidence checks (`pending` until the bytes arrive).
+    pub photos: Vec<crate::photos::types::PhotoLinkView>,
 }
 
 /// A new case entered by an office, the bureau or an inspector.

@@ -347,3 +347,103 @@ pub mod scope_events {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod photos {
+    use sea_orm::entity::prelude::*;
+
+    /// A photo's bytes have arrived: its facts, keyed by SHA-256.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "photos")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sha256: String,
+        pub size_bytes: i64,
+        pub format: String,
+        pub width: Option<i32>,
+        pub height: Option<i32>,
+        /// `found`, `absent` or `unreadable`.
+        pub exif_status: String,
+        pub exif: Option<Json>,
+        pub gps_lon: Option<f64>,
+        pub gps_lat: Option<f64>,
+        pub captured_at: Option<DateTimeUtc>,
+        /// How `captured_at` was fixed: `exif_offset`, `gps_time` or `assumed_offset`.
+        pub captured_at_basis: Option<String>,
+        /// `pending`, `ready`, `unavailable` or `failed`.
+        pub thumbnail_status: String,
+        pub thumbnail_error: Option<String>,
+        pub uploaded_by: Option<Uuid>,
+        pub uploaded_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod photo_links {
+    use sea_orm::entity::prelude::*;
+
+    /// A record (observation, inspection, transition, tip) names a photo; the
+    /// evidence checks are stored here.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "photo_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub sha256: String,
+        pub record_kind: String,
+        pub record_id: Uuid,
+        pub case_id: Option<Uuid>,
+        pub town_id: Option<Uuid>,
+        /// The position the record reports, WGS-84.
+        pub lon: Option<f64>,
+        pub lat: Option<f64>,
+        /// The time the record reports (observed, inspected, transitioned).
+        pub reported_at: DateTimeUtc,
+        /// `pending` until the bytes arrive, then `checked`.
+        pub status: String,
+        pub flags: Json,
+        pub distance_m: Option<f64>,
+        pub time_diff_secs: Option<i64>,
+        pub linked_by: Option<Uuid>,
+        pub linked_at: DateTimeUtc,
+        pub checked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod uploads {
+    use sea_orm::entity::prelude::*;
+
+    /// A tus upload in progress (or finished, until it expires).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "uploads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub length: i64,
+        pub upload_offset: i64,
+        /// The `Upload-Metadata` header as received.
+        pub metadata: String,
+        /// The SHA-256 the client announced in its metadata, if any.
+        pub declared_sha256: Option<String>,
+        /// The photo the finished upload became.
+        pub sha256: Option<String>,
+        /// `active` or `complete`.
+        pub status: String,
+        pub created_by: Uuid,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -9,7 +9,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Foundation), Box::new(M0002Sync)]
+        vec![Box::new(M0001Foundation), Box::new(M0002Sync), Box::new(M0003Photos)]
     }
 }
 
@@ -301,6 +301,87 @@ impl MigrationTrait for M0002Sync {
             .await?;
         m.create_index(index("idx_towns_seq", "towns", &["seq"])).await?;
         m.create_index(index("idx_campaigns_seq", "campaigns", &["seq"])).await?;
+        Ok(())
+    }
+}
+
+struct M0003Photos;
+
+impl MigrationName for M0003Photos {
+    fn name(&self) -> &str {
+        "m0003_photos"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003Photos {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(t("photos"))
+                .col(string_len(t("sha256"), 64).primary_key())
+                .col(big_integer(t("size_bytes")))
+                .col(string(t("format")))
+                .col(integer_null(t("width")))
+                .col(integer_null(t("height")))
+                .col(string(t("exif_status")))
+                .col(json_binary_null(t("exif")))
+                .col(double_null(t("gps_lon")))
+                .col(double_null(t("gps_lat")))
+                .col(timestamp_with_time_zone_null(t("captured_at")))
+                .col(string_null(t("captured_at_basis")))
+                .col(string(t("thumbnail_status")))
+                .col(string_null(t("thumbnail_error")))
+                .col(uuid_null(t("uploaded_by")))
+                .col(timestamp_with_time_zone(t("uploaded_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_photos_thumbnail_status", "photos", &["thumbnail_status"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("photo_links"))
+                .col(uuid(t("id")).primary_key())
+                .col(string_len(t("sha256"), 64))
+                .col(string(t("record_kind")))
+                .col(uuid(t("record_id")))
+                .col(uuid_null(t("case_id")))
+                .col(uuid_null(t("town_id")))
+                .col(double_null(t("lon")))
+                .col(double_null(t("lat")))
+                .col(timestamp_with_time_zone(t("reported_at")))
+                .col(string(t("status")))
+                .col(json_binary(t("flags")))
+                .col(double_null(t("distance_m")))
+                .col(big_integer_null(t("time_diff_secs")))
+                .col(uuid_null(t("linked_by")))
+                .col(timestamp_with_time_zone(t("linked_at")))
+                .col(timestamp_with_time_zone_null(t("checked_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_photo_links_sha256", "photo_links", &["sha256"])).await?;
+        m.create_index(index("idx_photo_links_case", "photo_links", &["case_id"])).await?;
+        m.create_index(index("idx_photo_links_record", "photo_links", &["record_kind", "record_id"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("uploads"))
+                .col(string_len(t("id"), 64).primary_key())
+                .col(big_integer(t("length")))
+                .col(big_integer(t("upload_offset")))
+                .col(text(t("metadata")))
+                .col(string_len_null(t("declared_sha256"), 64))
+                .col(string_len_null(t("sha256"), 64))
+                .col(string(t("status")))
+                .col(uuid(t("created_by")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone(t("expires_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_uploads_expires", "uploads", &["expires_at"])).await?;
         Ok(())
     }
 }

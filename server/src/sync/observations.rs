@@ -15,6 +15,7 @@ use crate::cases::service::{check_photos, create_in, load_in_scope, position_fla
 use crate::cases::types::NewCase;
 use crate::db::{self, entities::observations};
 use crate::error::{ApiError, ApiResult};
+use crate::photos::evidence::{self, LinkTarget};
 use crate::state::AppState;
 
 /// The fields of an observation `create` op.
@@ -216,5 +217,44 @@ pub async fn record(
         }
     }
     model.seq = Set(db::next_seq(conn).await?);
-    Ok((true, model.insert(conn).await?))
+    let model = model.insert(conn).await?;
+    let photos = photo_hashes(&model);
+    if !photos.is_empty() {
+        evidence::link(conn, &state.settings.photos, Some(user.id), &[(link_target(&model), photos)]).await?;
+    }
+    Ok((true, model))
+}
+
+/// The photo hashes an observation names.
+pub fn photo_hashes(m: &observations::Model) -> Vec<String> {
+    serde_json::from_value(m.photos.clone()).unwrap_or_default()
+}
+
+/// An observation as a record naming photos.
+pub fn link_target(m: &observations::Model) -> LinkTarget {
+    LinkTarget {
+        kind: "observation",
+        record_id: m.id,
+        case_id: m.case_id,
+        town_id: m.town_id,
+        point: Some((m.lon, m.lat)),
+        at: m.observed_at,
+    }
+}
+
+/// The photo link of an observation row not yet inserted (the push fast path).
+pub fn pending_link(m: &observations::ActiveModel) -> Option<(LinkTarget, Vec<String>)> {
+    let photos: Vec<String> = serde_json::from_value(m.photos.try_as_ref()?.clone()).unwrap_or_default();
+    if photos.is_empty() {
+        return None;
+    }
+    let target = LinkTarget {
+        kind: "observation",
+        record_id: *m.id.try_as_ref()?,
+        case_id: m.case_id.try_as_ref().copied().flatten(),
+        town_id: m.town_id.try_as_ref().copied().flatten(),
+        point: Some((*m.lon.try_as_ref()?, *m.lat.try_as_ref()?)),
+        at: *m.observed_at.try_as_ref()?,
+    };
+    Some((target, photos))
 }

@@ -25,6 +25,7 @@ use crate::cases::store::{self, Actor, Event};
 use crate::cases::types::{NewCase, NewInspection, TransitionRequest};
 use crate::db::{self, entities::cases, entities::devices, entities::observations as obs, entities::sync_ops};
 use crate::error::{ApiError, ApiResult};
+use crate::photos::evidence::{self, LinkTarget};
 use crate::state::AppState;
 
 /// Applies a push from one device.
@@ -90,7 +91,7 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             }
             Some(Err(result)) => result,
             None => {
-                batch.flush_observations(&txn).await?;
+                batch.flush_observations(&txn, state, user.id).await?;
                 apply_one(&txn, state, &actor, op).await?
             }
         };
@@ -110,7 +111,7 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
         last_seq = last_seq.max(i64::try_from(op.seq).unwrap_or(i64::MAX));
         results.push(result);
     }
-    batch.flush_observations(&txn).await?;
+    batch.flush_observations(&txn, state, user.id).await?;
     batch.flush_results(&txn).await?;
     if last_seq != device.last_seq {
         devices::Entity::update_many()
@@ -130,6 +131,8 @@ struct Batch {
     observations: Vec<obs::ActiveModel>,
     /// Ids of `observations`, to see a second create of one in the same batch.
     pending_ids: HashSet<Uuid>,
+    /// The photos `observations` name, linked once they are inserted.
+    links: Vec<(LinkTarget, Vec<String>)>,
     sync_ops: Vec<sync_ops::ActiveModel>,
 }
 
@@ -138,11 +141,14 @@ const INSERT_CHUNK: usize = 500;
 impl Batch {
     fn add_observation(&mut self, id: Uuid, model: obs::ActiveModel) {
         self.pending_ids.insert(id);
+        if let Some(link) = observations::pending_link(&model) {
+            self.links.push(link);
+        }
         self.observations.push(model);
     }
 
     /// Inserts the pending observations with consecutive change positions.
-    async fn flush_observations(&mut self, txn: &DatabaseTransaction) -> ApiResult<()> {
+    async fn flush_observations(&mut self, txn: &DatabaseTransaction, state: &AppState, by: Uuid) -> ApiResult<()> {
         if self.observations.is_empty() {
             return Ok(());
         }
@@ -162,7 +168,8 @@ impl Batch {
             obs::Entity::insert_many(rows).exec_without_returning(txn).await?;
             rows = rest;
         }
-        Ok(())
+        let links = std::mem::take(&mut self.links);
+        evidence::link(txn, &state.settings.photos, Some(by), &links).await
     }
 
     async fn flush_results(&mut self, txn: &DatabaseTransaction) -> ApiResult<()> {
@@ -321,7 +328,7 @@ async fn dispatch(
                         .and_then(|p| p.to_wgs84().ok())
                         .and_then(|p| state.towns.locate(p.lon, p.lat).town)
                         .map(|t| t.id);
-                    let (_, m) = record_inspection(conn, user, case_id, town, req).await?;
+                    let (_, m) = record_inspection(conn, &state.settings.photos, user, case_id, town, req).await?;
                     Ok(OpResult::applied(op.op_id, rev(m.rev)))
                 }
                 Table::Observations => {
@@ -343,7 +350,7 @@ async fn dispatch(
                 return Err(ApiError::new(ErrorCode::UnknownTable, "only cases have a lifecycle"));
             }
             let req = TransitionRequest { from: *from, to: *to, note: note.clone(), photos: photos.clone() };
-            let case = transition_in(conn, user, record_id(id)?, req).await?;
+            let case = transition_in(conn, &state.settings.photos, user, record_id(id)?, req).await?;
             Ok(OpResult::applied(op.op_id, rev(case.rev)))
         }
         OpKind::Delete { table: t, id } => {

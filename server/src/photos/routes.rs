@@ -1,0 +1,223 @@
+//! `HEAD/PUT/GET /photos/{sha256}`, `/original`, `/thumb`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::stream;
+use landpatrol_sync::ErrorCode;
+use sea_orm::EntityTrait;
+use serde::Deserialize;
+use sha2::Digest;
+use tokio::io::AsyncReadExt;
+use utoipa::IntoParams;
+
+use super::body::{self, Digests, Ended};
+use super::service::{self, Incoming, check_hash};
+use super::types::PhotoView;
+use crate::auth::AuthUser;
+use crate::db::entities::photos;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/photos/{sha256}")
+            .route(web::head().to(exists))
+            .route(web::get().to(get))
+            .route(web::put().to(put)),
+    )
+    .route("/photos/{sha256}/original", web::get().to(original))
+    .route("/photos/{sha256}/thumb", web::get().to(thumb))
+    .configure(super::tus::configure);
+}
+
+/// Whether the photo's bytes are stored: a client asks before sending them.
+#[utoipa::path(head, path = "/api/v1/photos/{sha256}", tag = "photos", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes, 64 lowercase hex characters")),
+    responses(
+        (status = 200, description = "Stored: do not send it again. `Content-Length` is the photo's size."),
+        (status = 404, description = "Not stored: send it with `PUT` or a tus upload."),
+        (status = 400, description = "Not a SHA-256 (`invalid_photo_hash`)."),
+        (status = 401, description = "No or bad token.")))]
+pub async fn exists(state: web::Data<AppState>, _user: AuthUser, sha: web::Path<String>) -> ApiResult<HttpResponse> {
+    let sha = check_hash(&sha)?;
+    Ok(match photos::Entity::find_by_id(sha).one(&state.db).await? {
+        Some(p) => HttpResponse::Ok()
+            .insert_header(("Landpatrol-Photo-Size", p.size_bytes.to_string()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        None => HttpResponse::NotFound().insert_header((header::CACHE_CONTROL, "no-store")).finish(),
+    })
+}
+
+/// Sends a whole photo under its hash. The body streams to disk (never held in
+/// memory) up to `photos.max_upload_bytes`; the hash is verified and a
+/// mismatch keeps nothing. Sending a stored photo again is a no-op (`200`).
+#[utoipa::path(put, path = "/api/v1/photos/{sha256}", tag = "photos", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the body, 64 lowercase hex characters")),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The photo's original bytes, unchanged (JPEG, PNG, WebP or HEIC; any Content-Type)."),
+    responses(
+        (status = 201, description = "Stored now; thumbnails follow off the request path.", body = PhotoView),
+        (status = 200, description = "Already stored (a retry, or another phone sent it): nothing changed.", body = PhotoView),
+        (status = 413, description = "Larger than the limit (`payload_too_large`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 415, description = "Not an accepted image (`photo_unrecognised`, `photo_format_unsupported`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 422, description = "`photo_hash_mismatch`, `photo_empty`, `photo_too_large` (decompression bomb), `photo_corrupt`.", body = landpatrol_sync::error::ErrorBody)))]
+pub async fn put(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    sha: web::Path<String>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let sha = check_hash(&sha)?;
+    let limit = state.settings.photos.max_upload_bytes;
+    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > limit
+    {
+        return Err(too_large(limit));
+    }
+    if let Some(p) = photos::Entity::find_by_id(sha.clone()).one(&state.db).await? {
+        // Stored already: the body is not needed (a retry after a lost response).
+        return Ok(HttpResponse::Ok().json(service::view(&state, &user, p).await?));
+    }
+    let path = state.photos.store.staging_dir().join(format!("put-{}", uuid::Uuid::new_v4().simple()));
+    let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
+    let mut digests = Digests::default();
+    let received = body::receive(&mut payload, &mut file, limit, &mut digests).await;
+    let received = match received {
+        Ok(r) => r,
+        Err(e) => {
+            service::discard(&path).await;
+            return Err(ApiError::internal(e));
+        }
+    };
+    match received.ended {
+        Ended::Complete => {}
+        Ended::TooLarge => {
+            service::discard(&path).await;
+            return Err(too_large(limit));
+        }
+        Ended::Interrupted(why) => {
+            service::discard(&path).await;
+            return Err(ApiError::new(ErrorCode::BodyIncomplete, format!("the body broke off: {why}")));
+        }
+    }
+    if let Err(e) = file.sync_all().await {
+        service::discard(&path).await;
+        return Err(ApiError::internal(e));
+    }
+    drop(file);
+    let incoming = Incoming { path, len: received.bytes, sha256: hex::encode(digests.sha256.finalize()) };
+    let (created, photo) = service::ingest(&state, Some(user.id), incoming, Some(&sha)).await?;
+    let view = service::view(&state, &user, photo).await?;
+    Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+}
+
+pub fn too_large(limit: u64) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("a photo may have at most {limit} bytes"))
+        .with_details(serde_json::json!({ "limit": limit }))
+}
+
+/// A photo's facts, EXIF, thumbnail state and evidence checks.
+#[utoipa::path(get, path = "/api/v1/photos/{sha256}", tag = "photos", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo")),
+    responses(
+        (status = 200, body = PhotoView),
+        (status = 404, description = "`photo_not_uploaded` (records may name it, the bytes have not arrived) or `not_found` (out of the caller's scope).", body = landpatrol_sync::error::ErrorBody)))]
+pub async fn get(state: web::Data<AppState>, user: AuthUser, sha: web::Path<String>) -> ApiResult<HttpResponse> {
+    let photo = service::load_visible(&state, &user, &sha).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(service::view(&state, &user, photo).await?))
+}
+
+/// The original bytes exactly as uploaded (the evidence; EXIF included).
+#[utoipa::path(get, path = "/api/v1/photos/{sha256}/original", tag = "photos", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo")),
+    responses(
+        (status = 200, description = "The bytes; `ETag` is the SHA-256.", content_type = "application/octet-stream"),
+        (status = 404, body = landpatrol_sync::error::ErrorBody)))]
+pub async fn original(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    sha: web::Path<String>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let photo = service::load_visible(&state, &user, &sha).await?;
+    let etag = format!("\"{}\"", photo.sha256);
+    if not_modified(&req, &etag) {
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
+    }
+    let blob = service::original(&state, &photo).await?;
+    let media_type = super::service::media_type(&photo);
+    let chunks = stream::unfold(blob.reader, |mut reader| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match reader.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(web::Bytes::from(buf)), reader))
+            }
+            Err(e) => Some((Err(e), reader)),
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(media_type)
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .no_chunking(blob.len)
+        .streaming(chunks))
+}
+
+fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ThumbQuery {
+    /// 256 or 1024 (the box the thumbnail fits in); 1024 when absent.
+    pub size: Option<u32>,
+}
+
+/// An upright JPEG thumbnail without any metadata.
+#[utoipa::path(get, path = "/api/v1/photos/{sha256}/thumb", tag = "photos", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo"), ThumbQuery),
+    responses(
+        (status = 200, description = "JPEG, no EXIF.", content_type = "image/jpeg"),
+        (status = 400, description = "A size other than 256 or 1024 (`invalid_query`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 404, description = "`thumbnail_unavailable` (HEIC or damaged pixels), `photo_not_uploaded`, `not_found`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 409, description = "`thumbnail_pending`, with `Retry-After`.", body = landpatrol_sync::error::ErrorBody)))]
+pub async fn thumb(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    sha: web::Path<String>,
+    q: web::Query<ThumbQuery>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let size = q.size.unwrap_or(1024);
+    if !landpatrol_photo::THUMBNAIL_SIZES.contains(&size) {
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "size is 256 or 1024"));
+    }
+    let photo = service::load_visible(&state, &user, &sha).await?;
+    let etag = format!("\"{}-{size}\"", photo.sha256);
+    if photo.thumbnail_status == "ready" && not_modified(&req, &etag) {
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
+    }
+    match service::thumbnail(&state, &photo, size).await {
+        Ok(bytes) => Ok(HttpResponse::Ok()
+            .content_type("image/jpeg")
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, "private, max-age=31536000, immutable"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(bytes)),
+        Err(e) if e.code == ErrorCode::ThumbnailPending => {
+            let mut res = actix_web::ResponseError::error_response(&e);
+            res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
+}

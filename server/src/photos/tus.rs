@@ -1,0 +1,548 @@
+//! The tus 1.0.0 resumable upload protocol at `/api/v1/uploads`: core,
+//! creation (with upload), termination, checksum (sha1, sha256) and
+//! expiration. A finished upload becomes a photo under its SHA-256.
+//!
+//! Bytes are appended to a staging file and made durable before the offset is
+//! recorded, so after a crash the file is cut back to the recorded offset and
+//! the client resumes from there. A PATCH cut off by the network keeps what
+//! arrived (unless it carried a checksum), so the phone resumes at that byte.
+
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use landpatrol_sync::ErrorCode;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sha2::Digest;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::body::{self, Digests, Ended};
+use super::service::{self, Incoming, check_hash};
+use crate::auth::AuthUser;
+use crate::db::entities::uploads;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const TUS_VERSION: &str = "1.0.0";
+pub const TUS_EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum,expiration";
+pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/uploads").route(web::method(Method::OPTIONS).to(options)).route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/uploads/{id}")
+            .route(web::method(Method::OPTIONS).to(options))
+            .route(web::head().to(head))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(terminate)),
+    );
+}
+
+/// Adds `Tus-Resumable` to every answer, errors included.
+fn tus(result: ApiResult<HttpResponse>) -> HttpResponse {
+    let mut res = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = e.error_response();
+            if e.code == ErrorCode::TusVersionUnsupported {
+                r.headers_mut()
+                    .insert(header::HeaderName::from_static("tus-version"), HeaderValue::from_static(TUS_VERSION));
+            }
+            r
+        }
+    };
+    res.headers_mut().insert(header::HeaderName::from_static("tus-resumable"), HeaderValue::from_static(TUS_VERSION));
+    res
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+fn bad_header(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidUploadHeader, message)
+}
+
+fn check_version(h: &HeaderMap) -> ApiResult<()> {
+    match header_str(h, "tus-resumable") {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(ApiError::new(ErrorCode::TusVersionUnsupported, "send `Tus-Resumable: 1.0.0`")),
+    }
+}
+
+fn parse_u64(h: &HeaderMap, name: &str) -> ApiResult<Option<u64>> {
+    match header_str(h, name) {
+        None => Ok(None),
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            v.parse().map(Some).map_err(|_| bad_header(format!("{name} is too large")))
+        }
+        Some(_) => Err(bad_header(format!("{name} is a non-negative integer"))),
+    }
+}
+
+/// Parses `Upload-Metadata`: `key base64value` pairs separated by commas.
+pub fn parse_metadata(raw: &str) -> ApiResult<Vec<(String, Option<String>)>> {
+    let mut out = Vec::new();
+    if raw.trim().is_empty() {
+        return Ok(out);
+    }
+    for pair in raw.split(',') {
+        let mut parts = pair.trim().split(' ');
+        let key = parts.next().unwrap_or_default();
+        if key.is_empty() || !key.is_ascii() {
+            return Err(bad_header("Upload-Metadata keys are non-empty ASCII without spaces or commas"));
+        }
+        let value = match parts.next() {
+            None | Some("") => None,
+            Some(v) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .map_err(|_| bad_header(format!("Upload-Metadata value of {key} is not base64")))?;
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        };
+        if parts.next().is_some() {
+            return Err(bad_header("Upload-Metadata pairs are `key value`"));
+        }
+        if out.iter().any(|(k, _)| k == key) {
+            return Err(bad_header(format!("Upload-Metadata names {key} twice")));
+        }
+        out.push((key.to_owned(), value));
+    }
+    Ok(out)
+}
+
+/// `Upload-Checksum: <algorithm> <base64 digest>`.
+enum Checksum {
+    Sha1(Vec<u8>),
+    Sha256(Vec<u8>),
+}
+
+fn parse_checksum(h: &HeaderMap) -> ApiResult<Option<Checksum>> {
+    let Some(raw) = header_str(h, "upload-checksum") else { return Ok(None) };
+    let (algo, digest) = raw.split_once(' ').ok_or_else(|| bad_header("Upload-Checksum is `<algorithm> <base64>`"))?;
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(digest.trim())
+        .map_err(|_| bad_header("the Upload-Checksum digest is not base64"))?;
+    match algo {
+        "sha1" => Ok(Some(Checksum::Sha1(digest))),
+        "sha256" => Ok(Some(Checksum::Sha256(digest))),
+        other => Err(ApiError::new(
+            ErrorCode::ChecksumAlgorithmUnsupported,
+            format!("checksum algorithm {other} is not supported; use sha1 or sha256"),
+        )),
+    }
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn part_path(state: &AppState, id: &str) -> std::path::PathBuf {
+    state.photos.store.staging_dir().join(format!("tus-{id}.part"))
+}
+
+fn expiry(state: &AppState) -> Duration {
+    Duration::hours(i64::try_from(state.settings.photos.upload_expiry_hours).unwrap_or(24))
+}
+
+/// What the server supports.
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads",
+    responses((status = 204, description = "tus capabilities: `Tus-Version: 1.0.0`, `Tus-Extension: creation,creation-with-upload,termination,checksum,expiration`, `Tus-Max-Size`, `Tus-Checksum-Algorithm: sha1,sha256`.")))]
+pub async fn options(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Tus-Resumable", TUS_VERSION))
+        .insert_header(("Tus-Version", TUS_VERSION))
+        .insert_header(("Tus-Extension", TUS_EXTENSIONS))
+        .insert_header(("Tus-Max-Size", state.settings.photos.max_upload_bytes.to_string()))
+        .insert_header(("Tus-Checksum-Algorithm", "sha1,sha256"))
+        .finish()
+}
+
+/// Starts an upload (tus creation). `Upload-Length` is required; the optional
+/// `Upload-Metadata` key `sha256` (base64 of the hex hash) is checked when the
+/// upload completes. A body with `Content-Type: application/offset+octet-stream`
+/// is the first chunk (creation-with-upload).
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
+    params(
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Length" = u64, Header, description = "Total bytes of the photo"),
+        ("Upload-Metadata" = Option<String>, Header, description = "e.g. `sha256 <base64 of the hex SHA-256>,filetype aW1hZ2UvanBlZw==`")),
+    responses(
+        (status = 201, description = "Created: `Location` is the upload's URL, `Upload-Expires` when it lapses, `Upload-Offset` if a first chunk came with it."),
+        (status = 400, description = "`invalid_upload_header`, `invalid_photo_hash`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 412, description = "`tus_version_unsupported`, with `Tus-Version`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`: Upload-Length beyond `Tus-Max-Size`.", body = landpatrol_sync::error::ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    tus(create_upload(&state, &user, &req, payload).await)
+}
+
+async fn create_upload(
+    state: &AppState,
+    user: &AuthUser,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let h = req.headers();
+    check_version(h)?;
+    if h.contains_key("upload-defer-length") {
+        return Err(bad_header("Upload-Defer-Length is not supported: send Upload-Length"));
+    }
+    let length = parse_u64(h, "upload-length")?.ok_or_else(|| bad_header("Upload-Length is required"))?;
+    let limit = state.settings.photos.max_upload_bytes;
+    if length > limit {
+        return Err(super::routes::too_large(limit));
+    }
+    if length == 0 {
+        return Err(ApiError::new(ErrorCode::PhotoEmpty, "a photo has at least one byte"));
+    }
+    let raw_metadata = header_str(h, "upload-metadata").unwrap_or_default();
+    if raw_metadata.len() > 4096 {
+        return Err(bad_header("Upload-Metadata is longer than 4096 characters"));
+    }
+    let metadata = parse_metadata(raw_metadata)?;
+    let declared = match metadata.iter().find(|(k, _)| k == "sha256") {
+        Some((_, Some(v))) => Some(check_hash(v)?),
+        Some((_, None)) => return Err(ApiError::new(ErrorCode::InvalidPhotoHash, "metadata sha256 has no value")),
+        None => None,
+    };
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    tokio::fs::File::create(part_path(state, &id)).await.map_err(ApiError::internal)?;
+    let now = Utc::now();
+    let row = uploads::ActiveModel {
+        id: Set(id.clone()),
+        length: Set(i64::try_from(length).unwrap_or(i64::MAX)),
+        upload_offset: Set(0),
+        metadata: Set(raw_metadata.to_owned()),
+        declared_sha256: Set(declared),
+        sha256: Set(None),
+        status: Set("active".into()),
+        created_by: Set(user.id),
+        created_at: Set(now),
+        expires_at: Set(now + expiry(state)),
+    }
+    .insert(&state.db)
+    .await?;
+    let info = req.connection_info();
+    let location = format!("{}://{}/api/v1/uploads/{id}", info.scheme(), info.host());
+    let with_body = header_str(h, "content-type").is_some_and(|c| c.starts_with(OFFSET_OCTET_STREAM))
+        && parse_u64(h, "content-length")?.unwrap_or(1) > 0;
+    let mut res = if with_body {
+        let claim = state.photos.claim(&id).ok_or_else(busy)?;
+        let written = append(state, row, 0, h, payload).await;
+        drop(claim);
+        written?
+    } else {
+        HttpResponse::Created().insert_header(("Upload-Expires", http_date(row.expires_at))).finish()
+    };
+    *res.status_mut() = StatusCode::CREATED;
+    res.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?);
+    Ok(res)
+}
+
+fn busy() -> ApiError {
+    ApiError::new(ErrorCode::UploadInProgress, "another request is writing to this upload")
+}
+
+/// The caller's upload; an expired one is removed and answers `upload_expired`.
+async fn load(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<uploads::Model> {
+    let row = uploads::Entity::find_by_id(id.to_owned())
+        .one(&state.db)
+        .await?
+        .filter(|u| u.created_by == user.id)
+        .ok_or_else(|| ApiError::not_found("upload"))?;
+    if row.status == "active" && row.expires_at < Utc::now() {
+        remove(state, &row).await?;
+        return Err(ApiError::new(ErrorCode::UploadExpired, "the upload expired; start a new one"));
+    }
+    Ok(row)
+}
+
+async fn remove(state: &AppState, row: &uploads::Model) -> ApiResult<()> {
+    service::discard(&part_path(state, &row.id)).await;
+    uploads::Entity::delete_by_id(row.id.clone()).exec(&state.db).await?;
+    Ok(())
+}
+
+fn offset_of(row: &uploads::Model) -> u64 {
+    u64::try_from(row.upload_offset).unwrap_or(0)
+}
+
+fn length_of(row: &uploads::Model) -> u64 {
+    u64::try_from(row.length).unwrap_or(0)
+}
+
+fn progress(row: &uploads::Model, status: StatusCode) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header(("Upload-Offset", row.upload_offset.to_string()))
+        .insert_header(("Upload-Expires", http_date(row.expires_at)))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(sha) = &row.sha256 {
+        res.insert_header(("Landpatrol-Photo-Sha256", sha.clone()))
+            .insert_header(("Landpatrol-Photo-Location", format!("/api/v1/photos/{sha}")));
+    }
+    res.finish()
+}
+
+/// Where an upload stands.
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The upload id from `Location`"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses(
+        (status = 200, description = "`Upload-Offset` (resume from there), `Upload-Length`, `Upload-Metadata`, `Upload-Expires`; once complete also `Landpatrol-Photo-Sha256`."),
+        (status = 404, description = "No such upload (or another user's)."),
+        (status = 410, description = "Expired.")))]
+pub async fn head(state: web::Data<AppState>, user: AuthUser, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    tus(async {
+        check_version(req.headers())?;
+        let mut row = load(&state, &user, &id).await?;
+        if row.status == "active" && offset_of(&row) == length_of(&row) {
+            // Every byte arrived but the server stopped before it was taken in.
+            let claim = state.photos.claim(&row.id).ok_or_else(busy)?;
+            row = finish(&state, row).await?;
+            drop(claim);
+        }
+        let mut res = progress(&row, StatusCode::OK);
+        res.headers_mut().insert(header::HeaderName::from_static("upload-length"), HeaderValue::from(row.length));
+        if !row.metadata.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&row.metadata)
+        {
+            res.headers_mut().insert(header::HeaderName::from_static("upload-metadata"), v);
+        }
+        Ok(res)
+    }
+    .await)
+}
+
+/// Sends the next bytes of an upload at `Upload-Offset`.
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The upload id from `Location`"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "Where these bytes start; must be the upload's offset"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64 digest of this request's body>` (or sha1)")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored: `Upload-Offset` is the new offset. The last chunk also answers `Landpatrol-Photo-Sha256`."),
+        (status = 409, description = "`upload_offset_mismatch`: HEAD and resume.", body = landpatrol_sync::error::ErrorBody),
+        (status = 410, description = "`upload_expired`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 415, description = "Content-Type is not application/offset+octet-stream.", body = landpatrol_sync::error::ErrorBody),
+        (status = 422, description = "The finished bytes were refused as a photo (`photo_hash_mismatch`, `photo_too_large`, …); the upload is gone.", body = landpatrol_sync::error::ErrorBody),
+        (status = 423, description = "`upload_in_progress`: another request is writing.", body = landpatrol_sync::error::ErrorBody),
+        (status = 460, description = "`checksum_mismatch`: the chunk was discarded.", body = landpatrol_sync::error::ErrorBody)))]
+pub async fn patch(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    tus(async {
+        let h = req.headers();
+        check_version(h)?;
+        if !header_str(h, "content-type").is_some_and(|c| c.starts_with(OFFSET_OCTET_STREAM)) {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "a PATCH body has Content-Type: application/offset+octet-stream",
+            ));
+        }
+        let offset = parse_u64(h, "upload-offset")?.ok_or_else(|| bad_header("Upload-Offset is required"))?;
+        let row = load(&state, &user, &id).await?;
+        if row.status == "complete" {
+            return if offset == length_of(&row) {
+                Ok(progress(&row, StatusCode::NO_CONTENT))
+            } else {
+                Err(mismatch(&row))
+            };
+        }
+        let claim = state.photos.claim(&row.id).ok_or_else(busy)?;
+        let res = append(&state, row, offset, h, payload).await;
+        drop(claim);
+        res
+    }
+    .await)
+}
+
+fn mismatch(row: &uploads::Model) -> ApiError {
+    ApiError::new(ErrorCode::UploadOffsetMismatch, "Upload-Offset is not the upload's offset")
+        .with_details(serde_json::json!({ "offset": row.upload_offset }))
+}
+
+/// Appends the body at `offset` (the caller holds the upload's claim).
+async fn append(
+    state: &AppState,
+    row: uploads::Model,
+    offset: u64,
+    h: &HeaderMap,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let checksum = parse_checksum(h)?;
+    // Re-read under the claim: another writer may have moved it meanwhile.
+    let row = uploads::Entity::find_by_id(row.id.clone())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("upload"))?;
+    let path = part_path(state, &row.id);
+    let mut file = tokio::fs::OpenOptions::new().write(true).open(&path).await.map_err(ApiError::internal)?;
+    let recorded = offset_of(&row);
+    // Bytes written after the last recorded offset (a crash between the write
+    // and the record) are cut off: the recorded offset is the truth.
+    file.set_len(recorded).await.map_err(ApiError::internal)?;
+    if offset != recorded {
+        return Err(mismatch(&row));
+    }
+    file.seek(std::io::SeekFrom::Start(recorded)).await.map_err(ApiError::internal)?;
+    let mut digests =
+        Digests { sha1: matches!(checksum, Some(Checksum::Sha1(_))).then(sha1::Sha1::default), ..Digests::default() };
+    let room = length_of(&row) - recorded;
+    let received = body::receive(&mut payload, &mut file, room, &mut digests).await.map_err(ApiError::internal)?;
+    let keep = match (&received.ended, &checksum) {
+        (Ended::TooLarge, _) => {
+            file.set_len(recorded).await.map_err(ApiError::internal)?;
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge, "more bytes than Upload-Length"));
+        }
+        // A broken chunk with a checksum can not be verified: drop it.
+        (Ended::Interrupted(_), Some(_)) => 0,
+        (Ended::Interrupted(_), None) => received.bytes,
+        (Ended::Complete, Some(sum)) => {
+            let ok = match sum {
+                Checksum::Sha256(d) => digests.sha256.finalize()[..] == d[..],
+                Checksum::Sha1(d) => digests.sha1.take().is_some_and(|h| h.finalize()[..] == d[..]),
+            };
+            if !ok {
+                file.set_len(recorded).await.map_err(ApiError::internal)?;
+                return Err(ApiError::new(ErrorCode::ChecksumMismatch, "the chunk does not match Upload-Checksum"));
+            }
+            received.bytes
+        }
+        (Ended::Complete, None) => received.bytes,
+    };
+    file.set_len(recorded + keep).await.map_err(ApiError::internal)?;
+    file.sync_data().await.map_err(ApiError::internal)?;
+    drop(file);
+    let mut m: uploads::ActiveModel = row.into();
+    m.upload_offset = Set(i64::try_from(recorded + keep).unwrap_or(i64::MAX));
+    m.expires_at = Set(Utc::now() + expiry(state));
+    let row = m.update(&state.db).await?;
+    if let Ended::Interrupted(why) = received.ended {
+        return Err(ApiError::new(ErrorCode::BodyIncomplete, format!("the chunk broke off: {why}"))
+            .with_details(serde_json::json!({ "offset": row.upload_offset })));
+    }
+    let row = if offset_of(&row) == length_of(&row) { finish(state, row).await? } else { row };
+    Ok(progress(&row, StatusCode::NO_CONTENT))
+}
+
+/// Hashes a whole file from disk in blocking chunks.
+async fn hash_file(path: std::path::PathBuf) -> ApiResult<String> {
+    let mut file = tokio::fs::File::open(&path).await.map_err(ApiError::internal)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf).await.map_err(ApiError::internal)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Takes a fully received upload in as a photo.
+async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Model> {
+    let path = part_path(state, &row.id);
+    if !tokio::fs::try_exists(&path).await.map_err(ApiError::internal)? {
+        return Err(ApiError::not_found("upload"));
+    }
+    let sha256 = hash_file(path.clone()).await?;
+    let incoming = Incoming { path, len: length_of(&row), sha256 };
+    match service::ingest(state, Some(row.created_by), incoming, row.declared_sha256.as_deref()).await {
+        Ok((_, photo)) => {
+            let mut m: uploads::ActiveModel = row.into();
+            m.status = Set("complete".into());
+            m.sha256 = Set(Some(photo.sha256));
+            Ok(m.update(&state.db).await?)
+        }
+        Err(e) => {
+            // The bytes were refused and removed: the upload is over.
+            uploads::Entity::delete_by_id(row.id).exec(&state.db).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Abandons an upload and removes its bytes (tus termination).
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The upload id"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    responses((status = 204, description = "Removed."), (status = 404, description = "No such upload.", body = landpatrol_sync::error::ErrorBody),
+        (status = 423, description = "`upload_in_progress`.", body = landpatrol_sync::error::ErrorBody)))]
+pub async fn terminate(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    tus(async {
+        check_version(req.headers())?;
+        let row = load(&state, &user, &id).await?;
+        let claim = state.photos.claim(&row.id).ok_or_else(busy)?;
+        remove(&state, &row).await?;
+        drop(claim);
+        Ok(HttpResponse::NoContent().finish())
+    }
+    .await)
+}
+
+/// Removes expired unfinished uploads, finished ones past their expiry, and
+/// staging files left by broken `PUT`s. Returns how many uploads went.
+pub async fn sweep(state: &AppState) -> ApiResult<usize> {
+    let now = Utc::now();
+    let expired = uploads::Entity::find().filter(uploads::Column::ExpiresAt.lt(now)).all(&state.db).await?;
+    let n = expired.len();
+    for row in expired {
+        if let Some(claim) = state.photos.claim(&row.id) {
+            remove(state, &row).await?;
+            drop(claim);
+        }
+    }
+    let dir = state.photos.store.staging_dir().to_owned();
+    let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let mut entries = tokio::fs::read_dir(&dir).await.map_err(ApiError::internal)?;
+    while let Some(entry) = entries.next_entry().await.map_err(ApiError::internal)? {
+        let name = entry.file_name();
+        let old = entry.metadata().await.ok().and_then(|m| m.modified().ok()).is_some_and(|t| t < cutoff);
+        if old && name.to_string_lossy().starts_with("put-") {
+            service::discard(&entry.path()).await;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_parses_like_tus_clients_send_it() {
+        let m = parse_metadata("filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential,sha256 YWJj").unwrap();
+        assert_eq!(m[0], ("filename".into(), Some("world_domination_plan.pdf".into())));
+        assert_eq!(m[1], ("is_confidential".into(), None));
+        assert_eq!(m[2], ("sha256".into(), Some("abc".into())));
+        assert!(parse_metadata("").unwrap().is_empty());
+        assert!(parse_metadata("a !!!").is_err());
+        assert!(parse_metadata("a YQ==,a YQ==").is_err());
+        assert!(parse_metadata("a YQ== b").is_err());
+    }
+
+    #[test]
+    fn dates_are_http_dates() {
+        let t: DateTime<Utc> = "2017-05-20T02:03:04Z".parse().unwrap();
+        assert_eq!(http_date(t), "Sat, 20 May 2017 02:03:04 GMT");
+    }
+}
