@@ -3,6 +3,13 @@
 
 use std::io::{BufRead, Seek};
 
+mod exif;
+mod inspect;
+mod sniff;
+mod thumb;
+
+pub use thumb::{THUMBNAIL_QUALITY, ThumbnailTimings};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 
@@ -23,8 +30,7 @@ pub enum Format {
 impl Format {
     /// Reads the first bytes (16 are enough) of a file.
     pub fn sniff(head: &[u8]) -> Format {
-        let _ = head;
-        Format::Unknown
+        sniff::sniff(head)
     }
 
     pub fn media_type(self) -> &'static str {
@@ -105,9 +111,11 @@ pub struct Header {
 /// Checks a whole file cheaply: format, dimensions and bounds, without decoding pixels and
 /// without reading more than the headers. Refuses empty, unknown, unsupported, zero-sized
 /// and oversized (decompression bomb) files.
+///
+/// HEIC: the size is the primary item's `ispe` turned by its `irot`, as a HEIF decoder would
+/// output it (`None` when the file does not say).
 pub fn inspect<R: BufRead + Seek>(reader: &mut R, limits: &Limits) -> Result<Header, PhotoError> {
-    let _ = (reader, limits);
-    Err(PhotoError::Unrecognised)
+    inspect::inspect(reader, limits)
 }
 
 /// A GPS fix from EXIF, WGS-84 degrees.
@@ -148,9 +156,10 @@ pub enum Exif {
 }
 
 /// Reads EXIF from JPEG, PNG, WebP (also `Exif\0\0`-prefixed blocks) and HEIC.
+/// Broken entries are skipped (the fields that could be read are kept); a block of which
+/// nothing can be read is `Unreadable`.
 pub fn read_exif<R: BufRead + Seek>(reader: &mut R, format: Format) -> Exif {
-    let _ = (reader, format);
-    Exif::Absent
+    exif::read_exif(reader, format)
 }
 
 /// One thumbnail: a JPEG without metadata, upright, fitting a `size`×`size` box.
@@ -164,7 +173,12 @@ pub struct Thumbnail {
 
 /// Makes one thumbnail per requested box size (largest first is fine), turned upright by
 /// `orientation`. Decoding is bounded by `limits`; JPEG is decoded at a reduced size.
-/// HEIC gives `Undecodable`.
+/// HEIC gives `Undecodable` (after the same header check).
+///
+/// The header is checked with [`inspect`] first, so the same refusals apply. Thumbnails come
+/// back in the order of `sizes`; an image smaller than a box is not enlarged. Truncated JPEGs
+/// that libjpeg can still finish (with a warning) get thumbnails; hard decoder errors are
+/// `Corrupt`.
 pub fn thumbnails(
     bytes: &[u8],
     format: Format,
@@ -172,8 +186,20 @@ pub fn thumbnails(
     sizes: &[u32],
     limits: &Limits,
 ) -> Result<Vec<Thumbnail>, PhotoError> {
-    let _ = (bytes, orientation, sizes, limits);
-    Err(PhotoError::Undecodable(format))
+    thumb::thumbnails(bytes, format, orientation, sizes, limits, &mut ThumbnailTimings::default())
+}
+
+/// `thumbnails`, also telling where the time went (for the benchmark).
+pub fn thumbnails_timed(
+    bytes: &[u8],
+    format: Format,
+    orientation: Option<u16>,
+    sizes: &[u32],
+    limits: &Limits,
+) -> (Result<Vec<Thumbnail>, PhotoError>, ThumbnailTimings) {
+    let mut timings = ThumbnailTimings::default();
+    let result = thumb::thumbnails(bytes, format, orientation, sizes, limits, &mut timings);
+    (result, timings)
 }
 
 /// Everything the service does with a new photo, in one call (used by the benchmark and
