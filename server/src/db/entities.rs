@@ -405,6 +405,8 @@ pub mod photo_links {
         /// `pending` until the bytes arrive, then `checked`.
         pub status: String,
         pub flags: Json,
+        /// The same photo is used further than `reuse_distance_m` away.
+        pub reused: bool,
         pub distance_m: Option<f64>,
         pub time_diff_secs: Option<i64>,
         pub linked_by: Option<Uuid>,

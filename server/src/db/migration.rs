@@ -353,6 +353,7 @@ impl MigrationTrait for M0003Photos {
                 .col(timestamp_with_time_zone(t("reported_at")))
                 .col(string(t("status")))
                 .col(json_binary(t("flags")))
+                .col(boolean(t("reused")).default(false))
                 .col(double_null(t("distance_m")))
                 .col(big_integer_null(t("time_diff_secs")))
                 .col(uuid_null(t("linked_by")))

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -61,13 +61,13 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * R * h.sqrt().min(1.0).asin()
 }
 
-/// Checks one link. `others` are the reported positions of every other record
-/// naming the same photo.
+/// Checks one link; `reused` says whether the same photo is named by a
+/// record further than `reuse_distance_m` away (see [`Places`]).
 pub fn assess(
     photo: Option<&PhotoFacts>,
     point: Option<(f64, f64)>,
     at: DateTime<Utc>,
-    others: &[(f64, f64)],
+    reused: bool,
     cfg: &PhotoSettings,
 ) -> Assessment {
     let mut flags = Vec::new();
@@ -102,12 +102,66 @@ pub fn assess(
             "checked"
         }
     };
-    if let Some(here) = point
-        && others.iter().any(|o| distance_m(here, *o) > cfg.reuse_distance_m)
-    {
+    if reused {
         flags.push("reused_elsewhere");
     }
     Assessment { status, flags, distance_m: distance, time_diff_secs: time_diff }
+}
+
+/// The places one photo is used at: a bounding box answers most questions
+/// at once; the points themselves are needed only near the threshold.
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    bbox: Option<[f64; 4]>,
+    /// Every point, when loaded.
+    pub points: Option<Vec<(f64, f64)>>,
+}
+
+const M_PER_DEG: f64 = 111_195.0;
+
+impl Places {
+    pub fn from_bbox(bbox: Option<[f64; 4]>) -> Self {
+        Places { bbox, points: None }
+    }
+
+    pub fn from_points(points: Vec<(f64, f64)>) -> Self {
+        let mut p = Places::default();
+        for q in &points {
+            p.add(*q);
+        }
+        p.points = Some(points);
+        p
+    }
+
+    /// Adds a point (also to the loaded points, if any).
+    pub fn add(&mut self, q: (f64, f64)) {
+        self.bbox = Some(match self.bbox {
+            None => [q.0, q.1, q.0, q.1],
+            Some([a, b, c, d]) => [a.min(q.0), b.min(q.1), c.max(q.0), d.max(q.1)],
+        });
+        if let Some(points) = &mut self.points {
+            points.push(q);
+        }
+    }
+
+    /// Whether a point is further than `r` metres from `p`: `None` when the
+    /// bounding box can not tell and the points are not loaded.
+    pub fn far_from(&self, p: (f64, f64), r: f64) -> Option<bool> {
+        let Some([min_lon, min_lat, max_lon, max_lat]) = self.bbox else { return Some(false) };
+        let poleward = min_lat.abs().max(max_lat.abs()).min(89.0).to_radians().cos();
+        let lat_gap = (max_lat - p.1).max(p.1 - min_lat) * M_PER_DEG;
+        let lon_gap = (max_lon - p.0).max(p.0 - min_lon) * M_PER_DEG * poleward;
+        // Some point lies at least this far: a sure yes.
+        if lat_gap.max(lon_gap) * 0.999 > r {
+            return Some(true);
+        }
+        // No point lies further than the farthest corner: a sure no.
+        let corners = [(min_lon, min_lat), (min_lon, max_lat), (max_lon, min_lat), (max_lon, max_lat)];
+        if corners.iter().all(|c| distance_m(p, *c) <= r) {
+            return Some(false);
+        }
+        self.points.as_ref().map(|pts| pts.iter().any(|q| distance_m(p, *q) > r))
+    }
 }
 
 /// Namespace of link ids: one record naming one photo is one link, however
@@ -130,23 +184,76 @@ async fn photos_of(conn: &impl ConnectionTrait, shas: &[String]) -> ApiResult<Ha
     Ok(out)
 }
 
-async fn links_of(conn: &impl ConnectionTrait, shas: &[String]) -> ApiResult<Vec<photo_links::Model>> {
-    let mut out = Vec::new();
-    for chunk in shas.chunks(CHUNK) {
-        out.extend(
-            photo_links::Entity::find().filter(photo_links::Column::Sha256.is_in(chunk.to_vec())).all(conn).await?,
-        );
-    }
-    Ok(out)
-}
-
 fn point_of(l: &photo_links::Model) -> Option<(f64, f64)> {
     l.lon.zip(l.lat)
 }
 
-/// Links records to the photos they name (in the caller's transaction), and
-/// runs the checks on every link of those photos: new ones are inserted
-/// with their results, older ones updated when a new place changes them.
+/// A photo and the bounding box of its uses: min lon, min lat, max lon, max lat.
+type ExtentRow = (String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
+/// The bounding boxes of the places each photo is already used at.
+async fn extents(conn: &impl ConnectionTrait, shas: &[String]) -> ApiResult<HashMap<String, [f64; 4]>> {
+    let mut out = HashMap::new();
+    for chunk in shas.chunks(CHUNK) {
+        let rows: Vec<ExtentRow> = photo_links::Entity::find()
+            .select_only()
+            .column(photo_links::Column::Sha256)
+            .column_as(photo_links::Column::Lon.min(), "min_lon")
+            .column_as(photo_links::Column::Lat.min(), "min_lat")
+            .column_as(photo_links::Column::Lon.max(), "max_lon")
+            .column_as(photo_links::Column::Lat.max(), "max_lat")
+            .filter(photo_links::Column::Sha256.is_in(chunk.to_vec()))
+            .filter(photo_links::Column::Lon.is_not_null())
+            .filter(photo_links::Column::Lat.is_not_null())
+            .group_by(photo_links::Column::Sha256)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (sha, a, b, c, d) in rows {
+            if let (Some(a), Some(b), Some(c), Some(d)) = (a, b, c, d) {
+                out.insert(sha, [a, b, c, d]);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every point one photo is used at.
+async fn points_of(conn: &impl ConnectionTrait, sha: &str) -> ApiResult<Vec<(f64, f64)>> {
+    let rows: Vec<(Option<f64>, Option<f64>)> = photo_links::Entity::find()
+        .select_only()
+        .column(photo_links::Column::Lon)
+        .column(photo_links::Column::Lat)
+        .filter(photo_links::Column::Sha256.eq(sha))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(a, b)| a.zip(b)).collect())
+}
+
+/// Whether `p` is far from another use of the photo, loading the points only
+/// when the bounding box can not tell.
+async fn is_reused(
+    conn: &impl ConnectionTrait,
+    sha: &str,
+    places: &mut Places,
+    fresh_points: &[(f64, f64)],
+    p: Option<(f64, f64)>,
+    r: f64,
+) -> ApiResult<bool> {
+    let Some(p) = p else { return Ok(false) };
+    if let Some(answer) = places.far_from(p, r) {
+        return Ok(answer);
+    }
+    let mut points = points_of(conn, sha).await?;
+    points.extend_from_slice(fresh_points);
+    *places = Places::from_points(points);
+    Ok(places.far_from(p, r).unwrap_or(false))
+}
+
+/// Links records to the photos they name (in the caller's transaction) with
+/// the checks run; older links of the same photos that a new, distant use
+/// makes `reused_elsewhere` are updated. Replays change nothing.
 pub async fn link(
     conn: &impl ConnectionTrait,
     cfg: &PhotoSettings,
@@ -166,115 +273,131 @@ pub async fn link(
     if fresh.is_empty() {
         return Ok(());
     }
-    let mut shas: Vec<String> = fresh.iter().map(|(_, _, s)| (*s).to_owned()).collect();
-    shas.sort();
-    shas.dedup();
-    let existing = links_of(conn, &shas).await?;
-    let known: HashSet<Uuid> = existing.iter().map(|l| l.id).collect();
+    let all_ids: Vec<Uuid> = ids.into_iter().collect();
+    let mut known = HashSet::new();
+    for chunk in all_ids.chunks(CHUNK) {
+        let rows: Vec<Uuid> = photo_links::Entity::find()
+            .select_only()
+            .column(photo_links::Column::Id)
+            .filter(photo_links::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        known.extend(rows);
+    }
     fresh.retain(|(id, _, _)| !known.contains(id));
     if fresh.is_empty() {
         return Ok(());
     }
+    let mut shas: Vec<String> = fresh.iter().map(|(_, _, s)| (*s).to_owned()).collect();
+    shas.sort();
+    shas.dedup();
     let photos = photos_of(conn, &shas).await?;
+    let boxes = extents(conn, &shas).await?;
+    // Older links not yet flagged as reused: a new distant use may flag them.
+    let mut unflagged: HashMap<String, Vec<photo_links::Model>> = HashMap::new();
+    for chunk in shas.chunks(CHUNK) {
+        for l in photo_links::Entity::find()
+            .filter(photo_links::Column::Sha256.is_in(chunk.to_vec()))
+            .filter(photo_links::Column::Reused.eq(false))
+            .filter(photo_links::Column::Lon.is_not_null())
+            .all(conn)
+            .await?
+        {
+            unflagged.entry(l.sha256.clone()).or_default().push(l);
+        }
+    }
     let now = Utc::now();
-    let new_rows: Vec<photo_links::Model> = fresh
-        .iter()
-        .map(|(id, t, sha)| photo_links::Model {
-            id: *id,
-            sha256: (*sha).to_owned(),
-            record_kind: t.kind.to_owned(),
-            record_id: t.record_id,
-            case_id: t.case_id,
-            town_id: t.town_id,
-            lon: t.point.map(|p| p.0),
-            lat: t.point.map(|p| p.1),
-            reported_at: t.at,
-            status: String::new(),
-            flags: json!([]),
-            distance_m: None,
-            time_diff_secs: None,
-            linked_by: by,
-            linked_at: now,
-            checked_at: None,
-        })
-        .collect();
-    let (inserts, updates) = reassess(existing, new_rows, &photos, cfg);
+    let mut inserts = Vec::with_capacity(fresh.len());
+    let mut updates = Vec::new();
+    for sha in &shas {
+        let facts = photos.get(sha).map(PhotoFacts::from);
+        let mine: Vec<&(Uuid, &LinkTarget, &str)> = fresh.iter().filter(|(_, _, s)| s == sha).collect();
+        let fresh_points: Vec<(f64, f64)> = mine.iter().filter_map(|(_, t, _)| t.point).collect();
+        let mut places = Places::from_bbox(boxes.get(sha).copied());
+        for q in &fresh_points {
+            places.add(*q);
+        }
+        for (id, t, _) in mine {
+            let reused = is_reused(conn, sha, &mut places, &fresh_points, t.point, cfg.reuse_distance_m).await?;
+            let a = assess(facts.as_ref(), t.point, t.at, reused, cfg);
+            inserts.push(photo_links::ActiveModel {
+                id: Set(*id),
+                sha256: Set(sha.clone()),
+                record_kind: Set(t.kind.to_owned()),
+                record_id: Set(t.record_id),
+                case_id: Set(t.case_id),
+                town_id: Set(t.town_id),
+                lon: Set(t.point.map(|p| p.0)),
+                lat: Set(t.point.map(|p| p.1)),
+                reported_at: Set(t.at),
+                status: Set(a.status.to_owned()),
+                flags: Set(json!(a.flags)),
+                reused: Set(reused),
+                distance_m: Set(a.distance_m),
+                time_diff_secs: Set(a.time_diff_secs),
+                linked_by: Set(by),
+                linked_at: Set(now),
+                checked_at: Set((a.status == "checked").then_some(now)),
+            });
+        }
+        for old in unflagged.remove(sha).unwrap_or_default() {
+            if is_reused(conn, sha, &mut places, &fresh_points, point_of(&old), cfg.reuse_distance_m).await? {
+                updates.push(old);
+            }
+        }
+        for old in updates.iter_mut().filter(|l| &l.sha256 == sha) {
+            let a = assess(facts.as_ref(), point_of(old), old.reported_at, true, cfg);
+            old.flags = json!(a.flags);
+            old.reused = true;
+        }
+    }
     for chunk in inserts.chunks(CHUNK) {
-        let rows: Vec<photo_links::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
-        photo_links::Entity::insert_many(rows)
+        photo_links::Entity::insert_many(chunk.to_vec())
             .on_conflict(OnConflict::column(photo_links::Column::Id).do_nothing().to_owned())
             .exec_without_returning(conn)
             .await?;
     }
-    save_updates(conn, updates).await
-}
-
-/// Runs the checks again on every link of one photo (its bytes have arrived).
-pub async fn recheck(conn: &impl ConnectionTrait, cfg: &PhotoSettings, sha256: &str) -> ApiResult<()> {
-    let shas = [sha256.to_owned()];
-    let existing = links_of(conn, &shas).await?;
-    if existing.is_empty() {
-        return Ok(());
-    }
-    let photos = photos_of(conn, &shas).await?;
-    let (_, updates) = reassess(existing, Vec::new(), &photos, cfg);
-    save_updates(conn, updates).await
-}
-
-async fn save_updates(conn: &impl ConnectionTrait, updates: Vec<photo_links::Model>) -> ApiResult<()> {
     for l in updates {
         let mut m: photo_links::ActiveModel = l.clone().into();
-        m.status = Set(l.status);
         m.flags = Set(l.flags);
-        m.distance_m = Set(l.distance_m);
-        m.time_diff_secs = Set(l.time_diff_secs);
-        m.checked_at = Set(l.checked_at);
+        m.reused = Set(true);
         m.update(conn).await?;
     }
     Ok(())
 }
 
-/// Assesses old and new links of the same photos together. Returns the new
-/// rows with their results, and the old rows whose results changed.
-fn reassess(
-    existing: Vec<photo_links::Model>,
-    new_rows: Vec<photo_links::Model>,
-    photos: &HashMap<String, photos::Model>,
-    cfg: &PhotoSettings,
-) -> (Vec<photo_links::Model>, Vec<photo_links::Model>) {
-    let mut by_sha: HashMap<String, Vec<(bool, photo_links::Model)>> = HashMap::new();
-    for l in existing {
-        by_sha.entry(l.sha256.clone()).or_default().push((false, l));
+/// Runs the checks again on every link of one photo (its bytes have arrived).
+pub async fn recheck(conn: &impl ConnectionTrait, cfg: &PhotoSettings, sha256: &str) -> ApiResult<()> {
+    let links = photo_links::Entity::find().filter(photo_links::Column::Sha256.eq(sha256)).all(conn).await?;
+    if links.is_empty() {
+        return Ok(());
     }
-    for l in new_rows {
-        by_sha.entry(l.sha256.clone()).or_default().push((true, l));
-    }
+    let photo = photos::Entity::find_by_id(sha256.to_owned()).one(conn).await?;
+    let facts = photo.as_ref().map(PhotoFacts::from);
+    let places = Places::from_points(links.iter().filter_map(point_of).collect());
     let now = Utc::now();
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for (sha, links) in by_sha {
-        let facts = photos.get(&sha).map(PhotoFacts::from);
-        let points: Vec<Option<(f64, f64)>> = links.iter().map(|(_, l)| point_of(l)).collect();
-        for (i, (is_new, mut l)) in links.into_iter().enumerate() {
-            let others: Vec<(f64, f64)> =
-                points.iter().enumerate().filter(|(j, _)| *j != i).filter_map(|(_, p)| *p).collect();
-            let a = assess(facts.as_ref(), point_of(&l), l.reported_at, &others, cfg);
-            let flags = json!(a.flags);
-            let changed = l.status != a.status
-                || l.flags != flags
-                || l.distance_m != a.distance_m
-                || l.time_diff_secs != a.time_diff_secs;
-            if !is_new && !changed {
-                continue;
-            }
-            l.status = a.status.to_owned();
-            l.flags = flags;
-            l.distance_m = a.distance_m;
-            l.time_diff_secs = a.time_diff_secs;
-            l.checked_at = (a.status == "checked").then_some(now);
-            if is_new { inserts.push(l) } else { updates.push(l) }
+    for l in links {
+        let reused = point_of(&l).is_some_and(|p| places.far_from(p, cfg.reuse_distance_m).unwrap_or(false));
+        let a = assess(facts.as_ref(), point_of(&l), l.reported_at, reused, cfg);
+        let flags = json!(a.flags);
+        if l.status == a.status
+            && l.flags == flags
+            && l.distance_m == a.distance_m
+            && l.time_diff_secs == a.time_diff_secs
+        {
+            continue;
         }
+        let mut m: photo_links::ActiveModel = l.into();
+        m.status = Set(a.status.to_owned());
+        m.flags = Set(flags);
+        m.reused = Set(reused);
+        m.distance_m = Set(a.distance_m);
+        m.time_diff_secs = Set(a.time_diff_secs);
+        m.checked_at = Set((a.status == "checked").then_some(now));
+        m.update(conn).await?;
     }
-    (inserts, updates)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -298,7 +421,7 @@ mod tests {
             gps: Some((117.3016, 39.7348)),
             captured_at: Some(at("2017-05-20T02:00:00Z")),
         };
-        let a = assess(Some(&p), Some(HERE), at("2017-05-20T02:10:00Z"), &[], &cfg());
+        let a = assess(Some(&p), Some(HERE), at("2017-05-20T02:10:00Z"), false, &cfg());
         assert_eq!(a.status, "checked");
         assert!(a.flags.is_empty(), "{:?}", a.flags);
         assert!(a.distance_m.unwrap() < 20.0);
@@ -309,25 +432,41 @@ mod tests {
     fn far_late_and_missing_exif_are_flagged() {
         let far =
             PhotoFacts { has_exif: true, gps: Some((117.40, 39.80)), captured_at: Some(at("2017-05-18T02:00:00Z")) };
-        let a = assess(Some(&far), Some(HERE), at("2017-05-20T02:00:00Z"), &[], &cfg());
+        let a = assess(Some(&far), Some(HERE), at("2017-05-20T02:00:00Z"), false, &cfg());
         assert_eq!(a.flags, vec!["far_from_report", "time_mismatch"]);
         assert!(a.distance_m.unwrap() > 10_000.0);
         let none = PhotoFacts { has_exif: false, gps: None, captured_at: None };
-        assert_eq!(assess(Some(&none), Some(HERE), at("2017-05-20T02:00:00Z"), &[], &cfg()).flags, vec!["no_exif"]);
+        assert_eq!(assess(Some(&none), Some(HERE), at("2017-05-20T02:00:00Z"), false, &cfg()).flags, vec!["no_exif"]);
         let no_gps = PhotoFacts { has_exif: true, gps: None, captured_at: None };
         assert_eq!(
-            assess(Some(&no_gps), Some(HERE), at("2017-05-20T02:00:00Z"), &[], &cfg()).flags,
+            assess(Some(&no_gps), Some(HERE), at("2017-05-20T02:00:00Z"), false, &cfg()).flags,
             vec!["no_gps", "no_capture_time"]
         );
     }
 
     #[test]
-    fn reuse_at_a_distant_place_is_flagged_even_before_the_bytes_arrive() {
-        let a = assess(None, Some(HERE), at("2017-05-20T02:00:00Z"), &[(117.40, 39.80)], &cfg());
-        assert_eq!(a.status, "pending");
-        assert_eq!(a.flags, vec!["reused_elsewhere"]);
-        let near = assess(None, Some(HERE), at("2017-05-20T02:00:00Z"), &[(117.3016, 39.7347)], &cfg());
-        assert!(near.flags.is_empty());
+    fn reuse_is_decided_by_the_box_or_else_by_the_points() {
+        let r = cfg().reuse_distance_m;
+        let pending = assess(None, Some(HERE), at("2017-05-20T02:00:00Z"), true, &cfg());
+        assert_eq!((pending.status, pending.flags), ("pending", vec!["reused_elsewhere"]));
+        // Far apart: the box alone says yes.
+        let mut places = Places::from_bbox(None);
+        places.add(HERE);
+        places.add((117.40, 39.80));
+        assert_eq!(places.far_from(HERE, r), Some(true));
+        // Close together: the box alone says no.
+        let near = Places::from_points(vec![HERE, (117.3016, 39.7347)]);
+        assert_eq!(near.far_from(HERE, r), Some(false));
+        // Two points 400 m east and 400 m north: the far corner is 566 m away, but
+        // no point is further than 400 m; the points decide.
+        let east = (HERE.0 + 400.0 / (M_PER_DEG * HERE.1.to_radians().cos()), HERE.1);
+        let north = (HERE.0, HERE.1 + 400.0 / M_PER_DEG);
+        let mut boxed = Places::from_bbox(None);
+        for p in [HERE, east, north] {
+            boxed.add(p);
+        }
+        assert_eq!(boxed.far_from(HERE, r), None, "the box can not tell");
+        assert_eq!(Places::from_points(vec![HERE, east, north]).far_from(HERE, r), Some(false));
     }
 
     #[test]

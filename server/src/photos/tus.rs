@@ -231,8 +231,10 @@ async fn create_upload(
     }
     .insert(&state.db)
     .await?;
-    let info = req.connection_info();
-    let location = format!("{}://{}/api/v1/uploads/{id}", info.scheme(), info.host());
+    let location = {
+        let info = req.connection_info();
+        format!("{}://{}/api/v1/uploads/{id}", info.scheme(), info.host())
+    };
     let with_body = header_str(h, "content-type").is_some_and(|c| c.starts_with(OFFSET_OCTET_STREAM))
         && parse_u64(h, "content-length")?.unwrap_or(1) > 0;
     let mut res = if with_body {
