@@ -373,3 +373,79 @@ async fn an_officer_sees_only_photos_of_the_town() {
         app.client.get(app.url(&format!("/api/v1/photos/{sha}/thumb"))).bearer_auth(&other).send().await.unwrap();
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn thumbnails_left_pending_by_a_stop_are_made_by_the_sweep() {
+    let app = TestApp::spawn_demo().await;
+    let inspector = app.token("inspector").await;
+    let bytes = photo_fixture(IPHONE4);
+    let sha = sha256_hex(&bytes);
+    assert_eq!(app.put_photo(&inspector, &bytes).await.0, 201);
+    app.settled_photo(&inspector, &sha).await;
+    // As if the server had stopped before the thumbnails were made.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &app.state.db,
+        &format!("UPDATE photos SET thumbnail_status = 'pending' WHERE sha256 = '{sha}'"),
+    )
+    .await
+    .unwrap();
+    let thumbs = app.state.settings.photos_dir().join("thumbnails");
+    std::fs::remove_dir_all(&thumbs).unwrap();
+    let resp =
+        app.client.get(app.url(&format!("/api/v1/photos/{sha}/thumb"))).bearer_auth(&inspector).send().await.unwrap();
+    assert_eq!(resp.status(), 409);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let queued = landpatrol_server::photos::service::resume_pending(&app.state).await.unwrap();
+    assert_eq!(queued, 1);
+    assert_eq!(app.settled_photo(&inspector, &sha).await["thumbnail"], "ready");
+    let (status, _, thumb) = bytes_of(&app, &inspector, &format!("/api/v1/photos/{sha}/thumb?size=256")).await;
+    assert_eq!(status, 200);
+    assert_eq!(jpeg_size(&thumb).0, 256);
+}
+
+#[tokio::test]
+async fn photos_named_by_synced_observations_are_linked() {
+    let app = TestApp::spawn_demo().await;
+    let (_, login) = app.login("inspector", landpatrol_tests::DEMO_PASSWORD, None).await;
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let device = uuid::Uuid::now_v7().to_string();
+    let (status, _) = app
+        .post(
+            "/api/v1/devices",
+            Some(&token),
+            json!({"device_id": device, "name": "phone", "platform": "android", "app_version": "1"}),
+        )
+        .await;
+    assert!(status.is_success());
+    let bytes = photo_fixture(IPHONE5);
+    let sha = sha256_hex(&bytes);
+    let obs = |seq: u64, lon: f64, propose: bool| {
+        let mut fields = json!({"location": {"lon": lon, "lat": HAIBIN.1, "crs": "wgs84", "accuracy_m": 5},
+            "note": "新建彩钢房", "photos": [sha], "observed_at": "2017-05-20T02:00:00Z"});
+        if propose {
+            fields["propose_case"] = json!({"description": "新建彩钢房"});
+        }
+        json!({"op_id": uuid::Uuid::now_v7(), "seq": seq, "hlc": format!("{}-0000-dev", chrono::Utc::now().timestamp_millis()),
+               "op": "create", "table": "observations", "id": uuid::Uuid::now_v7(), "fields": fields})
+    };
+    // One plain observation (the batch fast path) and one proposing a case (the general path).
+    let push = json!({"device_id": device, "ops": [obs(1, HAIBIN.0, false), obs(2, HAIBIN.0 + 0.0001, true)]});
+    let (status, body) = app.post("/api/v1/sync/push", Some(&token), push.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["results"].as_array().unwrap().iter().all(|r| r["status"] == "applied"), "{body}");
+    // A replayed push links nothing twice.
+    let (status, _) = app.post("/api/v1/sync/push", Some(&token), push).await;
+    assert_eq!(status, 200);
+    let count = |table: &'static str| {
+        let app = &app;
+        async move { app.fingerprint().await.into_iter().find(|(t, _)| t == table).unwrap().1 }
+    };
+    assert_eq!(count("photo_links").await, 2);
+    assert_eq!(app.put_photo(&token, &bytes).await.0, 201);
+    let (_, photo) = app.get(&format!("/api/v1/photos/{sha}"), Some(&token)).await;
+    let links = photo["links"].as_array().unwrap();
+    assert_eq!(links.len(), 2, "{photo}");
+    assert!(links.iter().all(|l| l["record_kind"] == "observation" && l["status"] == "checked"), "{photo}");
+    assert!(links.iter().any(|l| !l["case_id"].is_null()), "the proposed case carries the photo: {photo}");
+    assert!(!photo["evidence_flags"].as_array().unwrap().contains(&json!("reused_elsewhere")), "9 m apart: {photo}");
+}

@@ -295,3 +295,28 @@ async fn creation_with_upload_termination_expiry_and_a_wrong_hash() {
     let staging = app.state.settings.photos_dir().join("staging");
     assert_eq!(std::fs::read_dir(staging).unwrap().count(), 0, "no partial file is left behind");
 }
+
+#[tokio::test]
+async fn the_sweep_removes_expired_uploads_and_their_bytes() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token("inspector").await;
+    let bytes = photo_fixture(PHOTO);
+    let (_, h) = create(&app, &token, bytes.len(), "").await;
+    let url = header(&h, "location");
+    assert_eq!(patch(&app, &token, &url, 0, &bytes[..10_000], None).await.0, 204);
+    let (_, h) = create(&app, &token, bytes.len(), "").await;
+    let live = header(&h, "location");
+    let id = url.rsplit('/').next().unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &app.state.db,
+        &format!("UPDATE uploads SET expires_at = '2001-01-01T00:00:00Z' WHERE id = '{id}'"),
+    )
+    .await
+    .unwrap();
+    let part = app.state.settings.photos_dir().join("staging").join(format!("tus-{id}.part"));
+    assert!(part.exists());
+    assert_eq!(landpatrol_server::photos::tus::sweep(&app.state).await.unwrap(), 1);
+    assert!(!part.exists(), "the expired upload's bytes are gone");
+    assert_eq!(head(&app, &token, &url).await.0, 404);
+    assert_eq!(head(&app, &token, &live).await.0, 200, "a live upload is untouched");
+}

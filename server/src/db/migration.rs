@@ -362,9 +362,9 @@ impl MigrationTrait for M0003Photos {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("idx_photo_links_sha256", "photo_links", &["sha256"])).await?;
+        // By photo (views, rechecks) and, within a photo, the links not yet flagged as reused.
+        m.create_index(index("idx_photo_links_sha256", "photo_links", &["sha256", "reused"])).await?;
         m.create_index(index("idx_photo_links_case", "photo_links", &["case_id"])).await?;
-        m.create_index(index("idx_photo_links_record", "photo_links", &["record_kind", "record_id"])).await?;
 
         m.create_table(
             Table::create()

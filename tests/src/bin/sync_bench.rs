@@ -1,6 +1,6 @@
 //! Sync benchmark: push ingest and first-sync pull over HTTP on loopback.
 //!
-//! `cargo run --release -p landpatrol-tests --bin sync-bench -- [--ops N] [--batch N]`
+//! `cargo run --release -p landpatrol-tests --bin sync-bench -- [--ops N] [--batch N] [--photos N]`
 //! (SQLite), and with `LANDPATROL_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432` for
 //! PostgreSQL. Batches of 500 create ops of about 500 bytes each, every batch one durable
 //! transaction, idempotency on (every op's result stored with its effect).
@@ -24,14 +24,16 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn op(seq: u64, device: &str, i: usize) -> Value {
+/// One create op naming `photos` photos of its own (by hash; the bytes are not sent).
+fn op(seq: u64, device: &str, i: usize, photos: usize) -> Value {
+    let photos: Vec<String> = (0..photos).map(|p| format!("{:056x}{p:08x}", i)).collect();
     json!({"op_id": Uuid::now_v7(), "seq": seq,
         "hlc": format!("{}-{:04x}-{device}", chrono::Utc::now().timestamp_millis(), seq & 0xffff),
         "op": "create", "table": "observations", "id": Uuid::now_v7(),
         "fields": {
             "location": {"lon": 117.2 + (i % 1000) as f64 * 1e-4, "lat": 39.6 + (i % 700) as f64 * 1e-4, "crs": "gcj02", "accuracy_m": 6.5},
             "note": "巡查发现新建彩钢房一处, 约200平方米, 已拍照取证, 现场无施工人员, 已告知村委会。",
-            "photos": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+            "photos": photos,
             "observed_at": "2017-05-20T08:03:11+08:00"}})
 }
 
@@ -39,6 +41,7 @@ fn op(seq: u64, device: &str, i: usize) -> Value {
 async fn main() {
     let total = arg("--ops", 20_000);
     let batch = arg("--batch", 500);
+    let photos = arg("--photos", 1);
     let db = if landpatrol_tests::postgres_base().is_some() { "PostgreSQL" } else { "SQLite" };
     let app = TestApp::spawn_with(|s| {
         s.server.workers = 2;
@@ -65,7 +68,7 @@ async fn main() {
         let ops: Vec<Value> = (0..batch.min(total - b * batch))
             .map(|i| {
                 seq += 1;
-                op(seq, &device, b * batch + i)
+                op(seq, &device, b * batch + i, photos)
             })
             .collect();
         let body = serde_json::to_vec(&json!({"device_id": device, "ops": ops})).unwrap();
@@ -133,7 +136,7 @@ async fn main() {
         }
     }
     let pull_secs = started.elapsed().as_secs_f64();
-    println!("database: {db}");
+    println!("database: {db}; {photos} photo hash(es) named per op");
     println!(
         "push: {total} ops in batches of {batch} (~{op_bytes} bytes/op): {push_secs:.2} s = {:.0} ops/s",
         total as f64 / push_secs
