@@ -219,22 +219,33 @@ pub fn schedule_thumbnails(state: &AppState, sha256: String) {
 }
 
 async fn make_thumbnails(state: &AppState, sha: &str) -> ApiResult<()> {
-    let _permit = state.photos.pool.clone().acquire_owned().await.map_err(ApiError::internal)?;
     let Some(row) = photos::Entity::find_by_id(sha.to_owned()).one(&state.db).await? else { return Ok(()) };
     if row.thumbnail_status != "pending" {
         return Ok(());
     }
-    let bytes = state.photos.store.read(&storage::original_key(sha)).await.map_err(ApiError::internal)?;
     let format = format_of(&row.format);
     let orientation =
         row.exif.as_ref().and_then(|e| serde_json::from_value::<ExifView>(e.clone()).ok()).and_then(|e| e.orientation);
     let limits = state.photos.limits;
+    let store = state.photos.store.clone();
+    let key = storage::original_key(sha);
     let started = std::time::Instant::now();
-    let made = tokio::task::spawn_blocking(move || {
-        landpatrol_photo::thumbnails(&bytes, format, orientation, &THUMBNAIL_SIZES, &limits)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let made = state
+        .photos
+        .pool
+        .run(move || {
+            let bytes = store.read_blocking(&key)?;
+            Ok::<_, std::io::Error>(landpatrol_photo::thumbnails(
+                &bytes,
+                format,
+                orientation,
+                &THUMBNAIL_SIZES,
+                &limits,
+            ))
+        })
+        .await
+        .ok_or_else(|| ApiError::internal(std::io::Error::other("the thumbnail pool stopped or a job panicked")))?
+        .map_err(ApiError::internal)?;
     let (status, error) = match made {
         Ok(thumbs) => {
             for t in thumbs {

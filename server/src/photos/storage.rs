@@ -39,6 +39,10 @@ pub trait BlobStore: Send + Sync {
     /// Reads a whole blob (thumbnails, or an original for the bounded thumbnail pool).
     fn read<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Vec<u8>>>;
 
+    /// Reads a whole blob, blocking: for the thumbnail threads, so the bytes are
+    /// allocated on the thread that uses them.
+    fn read_blocking(&self, key: &str) -> io::Result<Vec<u8>>;
+
     /// Opens a blob for streaming out.
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Blob>>;
 
@@ -133,6 +137,10 @@ impl BlobStore for LocalStore {
 
     fn read<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Vec<u8>>> {
         Box::pin(async move { tokio::fs::read(self.path(key)?).await })
+    }
+
+    fn read_blocking(&self, key: &str) -> io::Result<Vec<u8>> {
+        std::fs::read(self.path(key)?)
     }
 
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Blob>> {

@@ -179,6 +179,7 @@ async fn main() {
         shas.push(t.await.unwrap());
     }
     let uploaded = started.elapsed();
+    let peak_uploading = peak.load(Ordering::Relaxed);
     for sha in &shas {
         loop {
             let v: Value = client
@@ -213,8 +214,9 @@ async fn main() {
         settled.as_secs_f64()
     );
     println!(
-        "server resident memory: idle {:.1} MiB, peak sampled {:.1} MiB, VmHWM {:.1} MiB (limit 200 MiB)",
+        "server resident memory: idle {:.1} MiB, peak while uploading {:.1} MiB, peak sampled {:.1} MiB, VmHWM {:.1} MiB (limit 200 MiB)",
         idle_rss as f64 / 1024.0,
+        peak_uploading as f64 / 1024.0,
         peak.load(Ordering::Relaxed) as f64 / 1024.0,
         hwm as f64 / 1024.0
     );
