@@ -188,35 +188,8 @@ fn point_of(l: &photo_links::Model) -> Option<(f64, f64)> {
     l.lon.zip(l.lat)
 }
 
-/// A photo and the bounding box of its uses: min lon, min lat, max lon, max lat.
-type ExtentRow = (String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
-
-/// The bounding boxes of the places each photo is already used at.
-async fn extents(conn: &impl ConnectionTrait, shas: &[String]) -> ApiResult<HashMap<String, [f64; 4]>> {
-    let mut out = HashMap::new();
-    for chunk in shas.chunks(CHUNK) {
-        let rows: Vec<ExtentRow> = photo_links::Entity::find()
-            .select_only()
-            .column(photo_links::Column::Sha256)
-            .column_as(photo_links::Column::Lon.min(), "min_lon")
-            .column_as(photo_links::Column::Lat.min(), "min_lat")
-            .column_as(photo_links::Column::Lon.max(), "max_lon")
-            .column_as(photo_links::Column::Lat.max(), "max_lat")
-            .filter(photo_links::Column::Sha256.is_in(chunk.to_vec()))
-            .filter(photo_links::Column::Lon.is_not_null())
-            .filter(photo_links::Column::Lat.is_not_null())
-            .group_by(photo_links::Column::Sha256)
-            .into_tuple()
-            .all(conn)
-            .await?;
-        for (sha, a, b, c, d) in rows {
-            if let (Some(a), Some(b), Some(c), Some(d)) = (a, b, c, d) {
-                out.insert(sha, [a, b, c, d]);
-            }
-        }
-    }
-    Ok(out)
-}
+/// An existing link as the linking needs it: id, photo, lon, lat, reused.
+type ExistingLink = (Uuid, String, Option<f64>, Option<f64>, bool);
 
 /// Every point one photo is used at.
 async fn points_of(conn: &impl ConnectionTrait, sha: &str) -> ApiResult<Vec<(f64, f64)>> {
@@ -273,48 +246,54 @@ pub async fn link(
     if fresh.is_empty() {
         return Ok(());
     }
-    let all_ids: Vec<Uuid> = ids.into_iter().collect();
+    let mut shas: Vec<String> = fresh.iter().map(|(_, _, s)| (*s).to_owned()).collect();
+    shas.sort();
+    shas.dedup();
+    // One look at the links these photos already have: which of ours exist
+    // (replays), where the photos are used, and which links are not yet
+    // flagged as reused (a new distant use may flag them).
     let mut known = HashSet::new();
-    for chunk in all_ids.chunks(CHUNK) {
-        let rows: Vec<Uuid> = photo_links::Entity::find()
+    let mut boxes: HashMap<String, Places> = HashMap::new();
+    let mut unflagged: HashMap<String, Vec<(Uuid, (f64, f64))>> = HashMap::new();
+    for chunk in shas.chunks(CHUNK) {
+        let rows: Vec<ExistingLink> = photo_links::Entity::find()
             .select_only()
             .column(photo_links::Column::Id)
-            .filter(photo_links::Column::Id.is_in(chunk.to_vec()))
+            .column(photo_links::Column::Sha256)
+            .column(photo_links::Column::Lon)
+            .column(photo_links::Column::Lat)
+            .column(photo_links::Column::Reused)
+            .filter(photo_links::Column::Sha256.is_in(chunk.to_vec()))
             .into_tuple()
             .all(conn)
             .await?;
-        known.extend(rows);
+        for (id, sha, lon, lat, reused) in rows {
+            known.insert(id);
+            if let Some(p) = lon.zip(lat) {
+                boxes.entry(sha.clone()).or_default().add(p);
+                if !reused {
+                    unflagged.entry(sha).or_default().push((id, p));
+                }
+            }
+        }
     }
     fresh.retain(|(id, _, _)| !known.contains(id));
     if fresh.is_empty() {
         return Ok(());
     }
-    let mut shas: Vec<String> = fresh.iter().map(|(_, _, s)| (*s).to_owned()).collect();
-    shas.sort();
-    shas.dedup();
     let photos = photos_of(conn, &shas).await?;
-    let boxes = extents(conn, &shas).await?;
-    // Older links not yet flagged as reused: a new distant use may flag them.
-    let mut unflagged: HashMap<String, Vec<photo_links::Model>> = HashMap::new();
-    for chunk in shas.chunks(CHUNK) {
-        for l in photo_links::Entity::find()
-            .filter(photo_links::Column::Sha256.is_in(chunk.to_vec()))
-            .filter(photo_links::Column::Reused.eq(false))
-            .filter(photo_links::Column::Lon.is_not_null())
-            .all(conn)
-            .await?
-        {
-            unflagged.entry(l.sha256.clone()).or_default().push(l);
-        }
-    }
     let now = Utc::now();
     let mut inserts = Vec::with_capacity(fresh.len());
     let mut updates = Vec::new();
+    let mut by_sha: HashMap<&str, Vec<&(Uuid, &LinkTarget, &str)>> = HashMap::new();
+    for f in &fresh {
+        by_sha.entry(f.2).or_default().push(f);
+    }
     for sha in &shas {
         let facts = photos.get(sha).map(PhotoFacts::from);
-        let mine: Vec<&(Uuid, &LinkTarget, &str)> = fresh.iter().filter(|(_, _, s)| s == sha).collect();
+        let mine = by_sha.remove(sha.as_str()).unwrap_or_default();
         let fresh_points: Vec<(f64, f64)> = mine.iter().filter_map(|(_, t, _)| t.point).collect();
-        let mut places = Places::from_bbox(boxes.get(sha).copied());
+        let mut places = boxes.remove(sha).unwrap_or_default();
         for q in &fresh_points {
             places.add(*q);
         }
@@ -341,8 +320,10 @@ pub async fn link(
                 checked_at: Set((a.status == "checked").then_some(now)),
             });
         }
-        for old in unflagged.remove(sha).unwrap_or_default() {
-            if is_reused(conn, sha, &mut places, &fresh_points, point_of(&old), cfg.reuse_distance_m).await? {
+        for (id, p) in unflagged.remove(sha).unwrap_or_default() {
+            if is_reused(conn, sha, &mut places, &fresh_points, Some(p), cfg.reuse_distance_m).await?
+                && let Some(old) = photo_links::Entity::find_by_id(id).one(conn).await?
+            {
                 updates.push(old);
             }
         }
