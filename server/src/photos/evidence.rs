@@ -188,6 +188,9 @@ fn point_of(l: &photo_links::Model) -> Option<(f64, f64)> {
     l.lon.zip(l.lat)
 }
 
+/// WGS-84 (lon, lat).
+type Point = (f64, f64);
+
 /// An existing link as the linking needs it: id, photo, lon, lat, reused.
 type ExistingLink = (Uuid, String, Option<f64>, Option<f64>, bool);
 
@@ -254,7 +257,7 @@ pub async fn link(
     // flagged as reused (a new distant use may flag them).
     let mut known = HashSet::new();
     let mut boxes: HashMap<String, Places> = HashMap::new();
-    let mut unflagged: HashMap<String, Vec<(Uuid, (f64, f64))>> = HashMap::new();
+    let mut unflagged: HashMap<String, Vec<(Uuid, Point)>> = HashMap::new();
     for chunk in shas.chunks(CHUNK) {
         let rows: Vec<ExistingLink> = photo_links::Entity::find()
             .select_only()
