@@ -324,6 +324,7 @@ async fn load_cases(state: &AppState) -> ApiResult<()> {
                 violation_type: d.violation,
                 discovered_at: Some(at(d.found.0, d.found.1, d.found.2)),
                 external_ref: d.patch.then(|| format!("DEMO-{:.4}-{:.4}", d.lon, d.lat)),
+                photos: vec![],
             },
         )
         .await?;

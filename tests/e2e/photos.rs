@@ -449,3 +449,25 @@ async fn photos_named_by_synced_observations_are_linked() {
     assert!(links.iter().any(|l| !l["case_id"].is_null()), "the proposed case carries the photo: {photo}");
     assert!(!photo["evidence_flags"].as_array().unwrap().contains(&json!("reused_elsewhere")), "9 m apart: {photo}");
 }
+
+#[tokio::test]
+async fn a_case_entered_with_photos_links_them() {
+    let app = TestApp::spawn_demo().await;
+    let admin = app.token("admin").await;
+    let bytes = photo_fixture("MikeKovarik__exifr/IMG_20180725_163423-tiny.jpg");
+    let sha = sha256_hex(&bytes);
+    let body = json!({"source": "legacy", "location": {"lon": HAIBIN.0, "lat": HAIBIN.1}, "discovered_at": "2017-03-01T00:00:00Z",
+                      "photos": [sha]});
+    let (status, case) = app.post("/api/v1/cases", Some(&admin), body.clone()).await;
+    assert_eq!(status, 201, "{case}");
+    let id = case["id"].as_str().unwrap();
+    let (_, detail) = app.get(&format!("/api/v1/cases/{id}"), Some(&admin)).await;
+    let links = links_of(&detail, &sha);
+    assert_eq!(links.len(), 1, "{detail}");
+    assert_eq!((links[0]["record_kind"].as_str(), links[0]["status"].as_str()), (Some("case"), Some("pending")));
+    let mut bad = body;
+    bad["photos"] = json!(["not-a-hash"]);
+    let before = app.fingerprint().await;
+    assert_error(&app.post("/api/v1/cases", Some(&admin), bad).await, 422, "validation_failed");
+    assert_eq!(app.fingerprint().await, before);
+}

@@ -237,6 +237,7 @@ pub async fn create_in(
     if let Some(r) = &req.external_ref {
         check_len("external_ref", r, 100)?;
     }
+    let photos = check_photos(&req.photos)?;
     let id = req.id.unwrap_or_else(Uuid::now_v7);
     if let Some(existing) = cases::Entity::find_by_id(id).one(conn).await? {
         if existing.created_by == Some(user.id) {
@@ -261,7 +262,19 @@ pub async fn create_in(
         discovered_at: req.discovered_at.unwrap_or_else(Utc::now),
         external_ref: req.external_ref,
     };
-    Ok((true, insert_case(conn, state, &Actor::from(user), draft, routed, "created").await?))
+    let model = insert_case(conn, state, &Actor::from(user), draft, routed, "created").await?;
+    if !photos.is_empty() {
+        let target = LinkTarget {
+            kind: "case",
+            record_id: model.id,
+            case_id: Some(model.id),
+            town_id: model.town_id,
+            point: Some((model.lon, model.lat)),
+            at: model.discovered_at,
+        };
+        evidence::link(conn, &state.settings.photos, Some(user.id), &[(target, photos)]).await?;
+    }
+    Ok((true, model))
 }
 
 /// Loads a live case the caller may see; another town's case is `not_found`.

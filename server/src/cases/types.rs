@@ -116,6 +116,9 @@ pub struct NewCase {
     /// When it was found; defaults to now.
     pub discovered_at: Option<DateTime<Utc>>,
     pub external_ref: Option<String>,
+    /// SHA-256 hashes (64 hex characters) of photos of the case; the bytes may follow later.
+    #[serde(default)]
+    pub photos: Vec<String>,
 }
 
 /// A field patch: `{"base_rev": 3, "fields": {"land_class": "outside_plan"}}`.

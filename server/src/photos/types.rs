@@ -45,7 +45,7 @@ pub struct ExifView {
     "flags": ["far_from_report"], "distance_m": 812.4, "time_diff_secs": -95, "reported_at": "2017-05-20T02:05:00Z"}))]
 pub struct PhotoLinkView {
     pub sha256: String,
-    /// `observation`, `inspection` or `transition`.
+    /// `case`, `observation`, `inspection` or `transition`.
     pub record_kind: String,
     pub record_id: Uuid,
     pub case_id: Option<Uuid>,

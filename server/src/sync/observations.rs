@@ -209,6 +209,7 @@ pub async fn record(
             violation_type: p.violation_type,
             discovered_at: req.observed_at.or(Some(Utc::now())),
             external_ref: None,
+            photos: vec![],
         };
         let (_, case) = create_in(conn, state, user, new_case).await?;
         model.proposed_case_id = Set(Some(case.id));
