@@ -43,7 +43,7 @@ impl Modify for BearerAuth {
         crate::photos::routes::exists, crate::photos::routes::put, crate::photos::routes::get,
         crate::photos::routes::original, crate::photos::routes::thumb,
         crate::photos::tus::options, crate::photos::tus::create, crate::photos::tus::head,
-        crate::photos::tus::patch, crate::photos::tus::terminate,
+        crate::photos::tus::patch, crate::photos::tus::terminate, crate::photos::tus::overridden,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,

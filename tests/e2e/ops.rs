@@ -103,6 +103,7 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/uploads/{id}", "head"),
         ("/api/v1/uploads/{id}", "patch"),
         ("/api/v1/uploads/{id}", "delete"),
+        ("/api/v1/uploads/{id}", "post"),
     ];
     for (path, method) in expected {
         assert!(

@@ -320,3 +320,35 @@ async fn the_sweep_removes_expired_uploads_and_their_bytes() {
     assert_eq!(head(&app, &token, &url).await.0, 404);
     assert_eq!(head(&app, &token, &live).await.0, 200, "a live upload is untouched");
 }
+
+#[tokio::test]
+async fn clients_that_can_only_post_override_the_method() {
+    let app = TestApp::spawn_demo().await;
+    let token = app.token("inspector").await;
+    let bytes = photo_fixture("drewnoakes__metadata-extractor-images/HTC Desire.jpg");
+    let (_, h) = create(&app, &token, bytes.len(), "").await;
+    let url = header(&h, "location");
+    let post = |method: &'static str, offset: usize, body: Vec<u8>| {
+        app.client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("X-HTTP-Method-Override", method)
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(body)
+            .send()
+    };
+    let resp = post("PATCH", 0, bytes[..5000].to_vec()).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = post("HEAD", 0, vec![]).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(resp.headers(), "upload-offset"), "5000");
+    let resp = post("PATCH", 5000, bytes[5000..].to_vec()).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(header(resp.headers(), "landpatrol-photo-sha256"), sha256_hex(&bytes));
+    let resp = post("PUT", 0, vec![]).await.unwrap();
+    assert_eq!(resp.status(), 405);
+    let resp = post("DELETE", 0, vec![]).await.unwrap();
+    assert_eq!(resp.status(), 204);
+}

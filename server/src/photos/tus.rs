@@ -37,7 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::method(Method::OPTIONS).to(options))
             .route(web::head().to(head))
             .route(web::patch().to(patch))
-            .route(web::delete().to(terminate)),
+            .route(web::delete().to(terminate))
+            // tus: `X-HTTP-Method-Override` names the method for clients that can only POST.
+            .route(web::post().to(overridden)),
     );
 }
 
@@ -476,6 +478,36 @@ async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Mod
             uploads::Entity::delete_by_id(row.id).exec(&state.db).await?;
             Err(e)
         }
+    }
+}
+
+/// For clients that can only `POST`: `X-HTTP-Method-Override: PATCH`, `HEAD` or
+/// `DELETE` makes this request that method (tus core).
+#[utoipa::path(post, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The upload id from `Location`"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("X-HTTP-Method-Override" = String, Header, description = "PATCH, HEAD or DELETE")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "As the overridden PATCH or DELETE."),
+        (status = 200, description = "As the overridden HEAD."),
+        (status = 405, description = "No or another override (`method_not_allowed`).", body = landpatrol_sync::error::ErrorBody)))]
+pub async fn overridden(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    match header_str(req.headers(), "x-http-method-override").map(str::to_ascii_uppercase).as_deref() {
+        Some("PATCH") => patch(state, user, req, id, payload).await,
+        Some("HEAD") => head(state, user, req, id).await,
+        Some("DELETE") => terminate(state, user, req, id).await,
+        _ => tus(Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "POST to an upload needs X-HTTP-Method-Override: PATCH, HEAD or DELETE",
+        ))),
     }
 }
 
