@@ -168,8 +168,16 @@ impl Places {
 /// often it is replayed.
 const LINK_NS: Uuid = Uuid::from_u128(0x6c70_7068_6f74_6f2d_6c69_6e6b_2d6e_7331);
 
+/// The first half is the record id's first half (for UUIDv7 record ids, their
+/// time), so that the links of new records are appended to the index rather
+/// than scattered through it; the second half is from a name-based UUID of
+/// the link.
 fn link_id(kind: &str, record: Uuid, sha256: &str) -> Uuid {
-    Uuid::new_v5(&LINK_NS, format!("{kind}/{record}/{sha256}").as_bytes())
+    let named = Uuid::new_v5(&LINK_NS, format!("{kind}/{record}/{sha256}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&record.as_bytes()[..8]);
+    bytes[8..].copy_from_slice(&named.as_bytes()[8..]);
+    Uuid::from_bytes(bytes)
 }
 
 const CHUNK: usize = 500;
