@@ -33,6 +33,28 @@ impl Format {
         sniff::sniff(head)
     }
 
+    /// The lowercase name, as serialised (`jpeg`, `png`, `webp`, `heic`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+            Format::Heic => "heic",
+            Format::Gif => "gif",
+            Format::Bmp => "bmp",
+            Format::Tiff => "tiff",
+            Format::Unknown => "unknown",
+        }
+    }
+
+    /// The format of a [`Format::name`]; anything else is `Unknown`.
+    pub fn from_name(name: &str) -> Format {
+        [Format::Jpeg, Format::Png, Format::Webp, Format::Heic, Format::Gif, Format::Bmp, Format::Tiff]
+            .into_iter()
+            .find(|f| f.name() == name)
+            .unwrap_or(Format::Unknown)
+    }
+
     pub fn media_type(self) -> &'static str {
         match self {
             Format::Jpeg => "image/jpeg",

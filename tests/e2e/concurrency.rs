@@ -4,28 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use landpatrol_tests::{DEMO_PASSWORD, TestApp};
+use landpatrol_tests::TestApp;
 use serde_json::json;
 use uuid::Uuid;
 
 const PUSHERS: usize = 4;
 const BATCHES: usize = 8;
 const BATCH: usize = 15;
-
-async fn session(app: &TestApp) -> (String, String) {
-    let token = app.token("inspector").await;
-    let device = Uuid::now_v7().to_string();
-    let (status, _) = app
-        .post(
-            "/api/v1/devices",
-            Some(&token),
-            json!({"device_id": device, "name": "p", "platform": "android", "app_version": "1"}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (_, pair) = app.login("inspector", DEMO_PASSWORD, Some(&device)).await;
-    (pair["access_token"].as_str().unwrap().to_owned(), device)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pulls_never_skip_a_change_committed_out_of_order() {
@@ -39,7 +24,7 @@ async fn pulls_never_skip_a_change_committed_out_of_order() {
 
     let mut pushers = Vec::new();
     for p in 0..PUSHERS {
-        let (token, device) = session(&a).await;
+        let (token, device) = a.device_session("inspector").await;
         let bases = [a.base.clone(), b.base.clone()];
         pushers.push(tokio::spawn(async move {
             let client = reqwest::Client::new();

@@ -135,6 +135,39 @@ async fn an_upload_over_the_limit_is_refused() {
     assert_eq!(app.fingerprint().await, before);
 }
 
+/// A chunked body (no Content-Length) is cut off at the limit while it streams.
+#[tokio::test]
+async fn a_chunked_upload_over_the_limit_is_refused_while_it_streams() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|s| s.photos.max_upload_bytes = 100_000).await;
+    landpatrol_server::demo::load(&app.state).await.unwrap();
+    let inspector = app.token("inspector").await;
+    let bytes = photo_fixture(IPHONE4);
+    let sha = sha256_hex(&bytes);
+    let before = app.fingerprint().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/photos/{sha} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {inspector}\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    for chunk in bytes.chunks(16 * 1024) {
+        let frame = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk.to_vec(), b"\r\n".to_vec()].concat();
+        if s.write_all(&frame).await.is_err() {
+            break; // the server stopped reading: fine
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    assert_eq!(app.fingerprint().await, before);
+    let staging = app.state.settings.photos_dir().join("staging");
+    assert_eq!(std::fs::read_dir(staging).unwrap().count(), 0, "the partial body is not kept");
+}
+
 #[tokio::test]
 async fn two_phones_sending_the_same_photo_at_once_store_it_once() {
     let app = TestApp::spawn_demo().await;
@@ -406,17 +439,7 @@ async fn thumbnails_left_pending_by_a_stop_are_made_by_the_sweep() {
 #[tokio::test]
 async fn photos_named_by_synced_observations_are_linked() {
     let app = TestApp::spawn_demo().await;
-    let (_, login) = app.login("inspector", landpatrol_tests::DEMO_PASSWORD, None).await;
-    let token = login["access_token"].as_str().unwrap().to_owned();
-    let device = uuid::Uuid::now_v7().to_string();
-    let (status, _) = app
-        .post(
-            "/api/v1/devices",
-            Some(&token),
-            json!({"device_id": device, "name": "phone", "platform": "android", "app_version": "1"}),
-        )
-        .await;
-    assert!(status.is_success());
+    let (token, device) = app.device_session("inspector").await;
     let bytes = photo_fixture(IPHONE5);
     let sha = sha256_hex(&bytes);
     let obs = |seq: u64, lon: f64, propose: bool| {

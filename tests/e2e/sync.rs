@@ -1,29 +1,12 @@
 //! Sync push and pull over HTTP (SYNC.md): exactly-once, field-level merge,
 //! conflicts, per-op rejections, scoped and resumable pull, evictions.
 
-use landpatrol_tests::{DEMO_PASSWORD, TestApp, assert_error};
+use landpatrol_tests::{TestApp, assert_error};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const HAIBIN: (f64, f64) = (117.295129, 39.733503); // 120115001
 const ZHOULIANG: (f64, f64) = (117.341136, 39.557182); // 120115006
-
-/// A device of `user`, and a session bound to it.
-async fn device_session(app: &TestApp, user: &str) -> (String, String) {
-    let token = app.token(user).await;
-    let device = Uuid::now_v7().to_string();
-    let (status, _) = app
-        .post(
-            "/api/v1/devices",
-            Some(&token),
-            json!({"device_id": device, "name": "phone", "platform": "android", "app_version": "1"}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (status, pair) = app.login(user, DEMO_PASSWORD, Some(&device)).await;
-    assert_eq!(status, 200);
-    (pair["access_token"].as_str().unwrap().to_owned(), device)
-}
 
 /// A stamp as a device makes them: one per op, increasing with `seq`.
 fn hlc(ms: u64, seq: u64, device: &str) -> String {
@@ -67,7 +50,7 @@ async fn pull_all(app: &TestApp, token: &str, cursor: Option<String>, limit: u32
 #[tokio::test]
 async fn an_observation_proposing_a_violation_creates_a_routed_case_exactly_once() {
     let app = TestApp::spawn_demo().await;
-    let (token, device) = device_session(&app, "inspector").await;
+    let (token, device) = app.device_session("inspector").await;
     let obs_id = Uuid::now_v7();
     let ops = vec![op(
         1,
@@ -105,8 +88,8 @@ async fn an_observation_proposing_a_violation_creates_a_routed_case_exactly_once
 #[tokio::test]
 async fn two_crews_editing_different_fields_offline_both_keep_their_change() {
     let app = TestApp::spawn_demo().await;
-    let (a, dev_a) = device_session(&app, "inspector").await;
-    let (b, dev_b) = device_session(&app, "officer-120115001").await;
+    let (a, dev_a) = app.device_session("inspector").await;
+    let (b, dev_b) = app.device_session("officer-120115001").await;
     let admin = app.token("admin").await;
     let (_, case) = app
         .post(
@@ -133,7 +116,7 @@ async fn two_crews_editing_different_fields_offline_both_keep_their_change() {
 #[tokio::test]
 async fn transitions_conflict_when_the_premise_no_longer_holds() {
     let app = TestApp::spawn_demo().await;
-    let (officer, dev) = device_session(&app, "officer-120115001").await;
+    let (officer, dev) = app.device_session("officer-120115001").await;
     let admin = app.token("admin").await;
     let (_, case) = app
         .post(
@@ -169,7 +152,7 @@ async fn transitions_conflict_when_the_premise_no_longer_holds() {
 #[tokio::test]
 async fn bad_ops_are_rejected_one_by_one_and_the_rest_applies() {
     let app = TestApp::spawn_demo().await;
-    let (officer, dev) = device_session(&app, "officer-120115001").await;
+    let (officer, dev) = app.device_session("officer-120115001").await;
     let admin = app.token("admin").await;
     let (_, own) = app
         .post(
@@ -266,7 +249,7 @@ async fn bad_ops_are_rejected_one_by_one_and_the_rest_applies() {
 #[tokio::test]
 async fn skewed_clocks_are_restamped_and_flagged_not_refused() {
     let app = TestApp::spawn_demo().await;
-    let (token, dev) = device_session(&app, "inspector").await;
+    let (token, dev) = app.device_session("inspector").await;
     let future = now_ms() + 86_400_000;
     let r = push(&app, &token, &dev, vec![op(1, future, &dev, json!({"op": "create", "table": "observations", "id": Uuid::now_v7(), "fields": {"location": {"lon": HAIBIN.0, "lat": HAIBIN.1}, "note": "wrong clock"}}))]).await;
     assert_eq!(r["results"][0]["status"], "applied");
@@ -379,7 +362,7 @@ async fn fifty_devices_offline_and_flaky_converge_without_loss_or_duplicates() {
 #[tokio::test]
 async fn the_same_record_created_twice_in_one_batch_exists_once() {
     let app = TestApp::spawn_demo().await;
-    let (token, dev) = device_session(&app, "inspector").await;
+    let (token, dev) = app.device_session("inspector").await;
     let id = Uuid::now_v7();
     let create = |seq: u64| {
         op(

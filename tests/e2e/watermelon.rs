@@ -1,21 +1,11 @@
 //! WatermelonDB compatibility: `pullChanges`/`pushChanges` shapes, 16-character
 //! ids, `_changed` patches, status changes as transitions, rejected ids.
 
-use landpatrol_tests::{DEMO_PASSWORD, TestApp};
+use landpatrol_tests::TestApp;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 async fn bound(app: &TestApp, user: &str) -> String {
-    let token = app.token(user).await;
-    let device = Uuid::now_v7().to_string();
-    app.post(
-        "/api/v1/devices",
-        Some(&token),
-        json!({"device_id": device, "name": "rn", "platform": "ios", "app_version": "1"}),
-    )
-    .await;
-    let (_, pair) = app.login(user, DEMO_PASSWORD, Some(&device)).await;
-    pair["access_token"].as_str().unwrap().to_owned()
+    app.device_session(user).await.0
 }
 
 fn ids(changes: &Value, table: &str, kind: &str) -> Vec<String> {

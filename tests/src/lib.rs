@@ -156,6 +156,23 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// Registers a new device for `user` and logs in bound to it: (access token, device id).
+    pub async fn device_session(&self, user: &str) -> (String, String) {
+        let token = self.token(user).await;
+        let device = uuid::Uuid::now_v7().to_string();
+        let (status, body) = self
+            .post(
+                "/api/v1/devices",
+                Some(&token),
+                json!({"device_id": device, "name": "phone", "platform": "android", "app_version": "1"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register device: {body}");
+        let (status, pair) = self.login(user, DEMO_PASSWORD, Some(&device)).await;
+        assert_eq!(status, StatusCode::OK, "login on device: {pair}");
+        (pair["access_token"].as_str().unwrap().to_owned(), device)
+    }
+
     /// `POST /auth/login`.
     pub async fn login(&self, username: &str, password: &str, device: Option<&str>) -> (StatusCode, Value) {
         self.post("/api/v1/auth/login", None, json!({"username": username, "password": password, "device_id": device}))

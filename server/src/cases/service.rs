@@ -93,7 +93,7 @@ pub fn check_photos(photos: &[String]) -> ApiResult<Vec<String>> {
         .iter()
         .map(|p| {
             let p = p.trim().to_ascii_lowercase();
-            if p.len() == 64 && p.chars().all(|c| c.is_ascii_hexdigit()) {
+            if crate::photos::is_sha256(&p) {
                 Ok(p)
             } else {
                 Err(ApiError::field("photos", "each photo is named by its SHA-256 as 64 hex characters"))

@@ -120,10 +120,6 @@ pub struct Places {
 const M_PER_DEG: f64 = 111_195.0;
 
 impl Places {
-    pub fn from_bbox(bbox: Option<[f64; 4]>) -> Self {
-        Places { bbox, points: None }
-    }
-
     pub fn from_points(points: Vec<(f64, f64)>) -> Self {
         let mut p = Places::default();
         for q in &points {
@@ -182,7 +178,7 @@ fn link_id(kind: &str, record: Uuid, sha256: &str) -> Uuid {
 
 const CHUNK: usize = 500;
 
-async fn photos_of(conn: &impl ConnectionTrait, shas: &[String]) -> ApiResult<HashMap<String, photos::Model>> {
+pub async fn photos_of(conn: &impl ConnectionTrait, shas: &[String]) -> ApiResult<HashMap<String, photos::Model>> {
     let mut out = HashMap::new();
     for chunk in shas.chunks(CHUNK) {
         for p in photos::Entity::find().filter(photos::Column::Sha256.is_in(chunk.to_vec())).all(conn).await? {
@@ -442,7 +438,7 @@ mod tests {
         let pending = assess(None, Some(HERE), at("2017-05-20T02:00:00Z"), true, &cfg());
         assert_eq!((pending.status, pending.flags), ("pending", vec!["reused_elsewhere"]));
         // Far apart: the box alone says yes.
-        let mut places = Places::from_bbox(None);
+        let mut places = Places::default();
         places.add(HERE);
         places.add((117.40, 39.80));
         assert_eq!(places.far_from(HERE, r), Some(true));
@@ -453,7 +449,7 @@ mod tests {
         // no point is further than 400 m; the points decide.
         let east = (HERE.0 + 400.0 / (M_PER_DEG * HERE.1.to_radians().cos()), HERE.1);
         let north = (HERE.0, HERE.1 + 400.0 / M_PER_DEG);
-        let mut boxed = Places::from_bbox(None);
+        let mut boxed = Places::default();
         for p in [HERE, east, north] {
             boxed.add(p);
         }

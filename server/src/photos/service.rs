@@ -31,18 +31,11 @@ pub struct Incoming {
 
 /// The API error for a refused image.
 pub fn refusal(e: &PhotoError) -> ApiError {
-    let code = match e {
-        PhotoError::Empty => ErrorCode::PhotoEmpty,
-        PhotoError::Unrecognised => ErrorCode::PhotoUnrecognised,
-        PhotoError::UnsupportedFormat(_) => ErrorCode::PhotoFormatUnsupported,
-        PhotoError::TooLarge { .. } => ErrorCode::PhotoTooLarge,
-        PhotoError::Corrupt(_) | PhotoError::Undecodable(_) => ErrorCode::PhotoCorrupt,
-    };
     let details = match e {
         PhotoError::TooLarge { width, height } => json!({ "width": width, "height": height }),
         _ => json!({}),
     };
-    ApiError::new(code, e.to_string()).with_details(details)
+    ApiError::new(ErrorCode::parse(e.code()), e.to_string()).with_details(details)
 }
 
 pub fn check_hash(sha256: &str) -> ApiResult<String> {
@@ -51,29 +44,6 @@ pub fn check_hash(sha256: &str) -> ApiResult<String> {
         Ok(s)
     } else {
         Err(ApiError::new(ErrorCode::InvalidPhotoHash, "a photo is named by its SHA-256 as 64 hexadecimal characters"))
-    }
-}
-
-fn format_of(s: &str) -> Format {
-    match s {
-        "jpeg" => Format::Jpeg,
-        "png" => Format::Png,
-        "webp" => Format::Webp,
-        "heic" => Format::Heic,
-        _ => Format::Unknown,
-    }
-}
-
-fn format_name(f: Format) -> &'static str {
-    match f {
-        Format::Jpeg => "jpeg",
-        Format::Png => "png",
-        Format::Webp => "webp",
-        Format::Heic => "heic",
-        Format::Gif => "gif",
-        Format::Bmp => "bmp",
-        Format::Tiff => "tiff",
-        Format::Unknown => "unknown",
     }
 }
 
@@ -175,7 +145,7 @@ pub async fn ingest(
     let row = photos::Model {
         sha256: sha.clone(),
         size_bytes: i64::try_from(incoming.len).unwrap_or(i64::MAX),
-        format: format_name(header.format).to_owned(),
+        format: header.format.name().to_owned(),
         width: header.width.and_then(|w| i32::try_from(w).ok()),
         height: header.height.and_then(|h| i32::try_from(h).ok()),
         exif_status: view.status.clone(),
@@ -223,7 +193,7 @@ async fn make_thumbnails(state: &AppState, sha: &str) -> ApiResult<()> {
     if row.thumbnail_status != "pending" {
         return Ok(());
     }
-    let format = format_of(&row.format);
+    let format = Format::from_name(&row.format);
     let orientation =
         row.exif.as_ref().and_then(|e| serde_json::from_value::<ExifView>(e.clone()).ok()).and_then(|e| e.orientation);
     let limits = state.photos.limits;
@@ -365,7 +335,7 @@ pub async fn view(state: &AppState, user: &AuthUser, photo: photos::Model) -> Ap
     let evidence_flags: BTreeSet<String> = links.iter().flat_map(|l| l.flags.iter().cloned()).collect();
     let exif = photo.exif.clone().and_then(|e| serde_json::from_value(e).ok()).unwrap_or_default();
     Ok(PhotoView {
-        media_type: format_of(&photo.format).media_type().to_owned(),
+        media_type: Format::from_name(&photo.format).media_type().to_owned(),
         sha256: photo.sha256,
         size_bytes: photo.size_bytes,
         width: photo.width,
@@ -388,12 +358,8 @@ pub async fn links_of_case(conn: &impl ConnectionTrait, case_id: Uuid) -> ApiRes
         .all(conn)
         .await?;
     let shas: Vec<String> = links.iter().map(|l| l.sha256.clone()).collect::<HashSet<_>>().into_iter().collect();
-    let mut thumbs = std::collections::HashMap::new();
-    for chunk in shas.chunks(500) {
-        for p in photos::Entity::find().filter(photos::Column::Sha256.is_in(chunk.to_vec())).all(conn).await? {
-            thumbs.insert(p.sha256, p.thumbnail_status);
-        }
-    }
+    let thumbs: std::collections::HashMap<String, String> =
+        evidence::photos_of(conn, &shas).await?.into_iter().map(|(k, p)| (k, p.thumbnail_status)).collect();
     Ok(links
         .into_iter()
         .map(|l| {
@@ -405,7 +371,7 @@ pub async fn links_of_case(conn: &impl ConnectionTrait, case_id: Uuid) -> ApiRes
 
 /// The media type of a stored photo.
 pub fn media_type(p: &photos::Model) -> &'static str {
-    format_of(&p.format).media_type()
+    Format::from_name(&p.format).media_type()
 }
 
 /// The original bytes, streamed.
@@ -422,5 +388,37 @@ pub async fn thumbnail(state: &AppState, photo: &photos::Model, size: u32) -> Ap
         "pending" => Err(ApiError::new(ErrorCode::ThumbnailPending, "the thumbnail is being made")),
         _ => Err(ApiError::new(ErrorCode::ThumbnailUnavailable, "no thumbnail can be made for this photo")
             .with_details(json!({ "reason": photo.thumbnail_error }))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_of_the_photo_crate_is_an_api_code() {
+        let all = [
+            PhotoError::Empty,
+            PhotoError::Unrecognised,
+            PhotoError::UnsupportedFormat(Format::Gif),
+            PhotoError::TooLarge { width: 70_000, height: 70_000 },
+            PhotoError::Corrupt("x".into()),
+            PhotoError::Undecodable(Format::Heic),
+        ];
+        for e in &all {
+            let api = refusal(e);
+            assert_ne!(api.code, ErrorCode::Unknown, "{e:?}");
+            assert_eq!(api.code.as_str(), e.code());
+        }
+        assert_eq!(refusal(&all[3]).details["width"], 70_000);
+    }
+
+    #[test]
+    fn formats_round_trip_through_their_stored_names() {
+        for f in [Format::Jpeg, Format::Png, Format::Webp, Format::Heic, Format::Gif, Format::Bmp, Format::Tiff] {
+            assert_eq!(Format::from_name(f.name()), f);
+            assert_eq!(serde_json::to_value(f).unwrap(), f.name());
+        }
+        assert_eq!(Format::from_name("exe"), Format::Unknown);
     }
 }

@@ -25,9 +25,6 @@ pub trait BlobStore: Send + Sync {
     /// A folder for staging files and unfinished uploads, on local disk.
     fn staging_dir(&self) -> &Path;
 
-    /// Whether `key` holds bytes.
-    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<bool>>;
-
     /// Moves the staging file under `key`. `Ok(false)` when `key` already held
     /// bytes (two uploads of one photo at once): the staging file is dropped
     /// and the stored bytes stay as they were.
@@ -45,9 +42,6 @@ pub trait BlobStore: Send + Sync {
 
     /// Opens a blob for streaming out.
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Blob>>;
-
-    /// Removes a blob; missing is fine.
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>>;
 }
 
 /// The key of an original.
@@ -89,10 +83,6 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 impl BlobStore for LocalStore {
     fn staging_dir(&self) -> &Path {
         &self.staging
-    }
-
-    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<bool>> {
-        Box::pin(async move { tokio::fs::try_exists(self.path(key)?).await })
     }
 
     fn commit<'a>(&'a self, staging: &'a Path, key: &'a str) -> BoxFuture<'a, io::Result<bool>> {
@@ -150,15 +140,6 @@ impl BlobStore for LocalStore {
             Ok(Blob { len, reader: Box::pin(file) })
         })
     }
-
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>> {
-        Box::pin(async move {
-            match tokio::fs::remove_file(self.path(key)?).await {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            }
-        })
-    }
 }
 
 #[cfg(test)]
@@ -178,7 +159,6 @@ mod tests {
         assert!(!store.commit(&b, &key).await.unwrap());
         assert_eq!(store.read(&key).await.unwrap(), b"first");
         assert!(!a.exists() && !b.exists(), "staging files are removed either way");
-        assert!(store.exists(&key).await.unwrap());
         assert!(store.read("../etc/passwd").await.is_err(), "keys can not leave the folder");
     }
 }
