@@ -146,20 +146,31 @@ async fn a_chunked_upload_over_the_limit_is_refused_while_it_streams() {
     let sha = sha256_hex(&bytes);
     let before = app.fingerprint().await;
     let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (mut reader, mut writer) = s.into_split();
     let head = format!(
         "PUT /api/v1/photos/{sha} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {inspector}\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
-    s.write_all(head.as_bytes()).await.unwrap();
-    for chunk in bytes.chunks(16 * 1024) {
-        let frame = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk.to_vec(), b"\r\n".to_vec()].concat();
-        if s.write_all(&frame).await.is_err() {
-            break; // the server stopped reading: fine
+    // The writer may block once the server stops reading: it runs on its own
+    // and is dropped when the answer has come.
+    let sender = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        for chunk in bytes.chunks(16 * 1024) {
+            let frame = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk.to_vec(), b"\r\n".to_vec()].concat();
+            writer.write_all(&frame).await?;
+        }
+        writer.write_all(b"0\r\n\r\n").await
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !String::from_utf8_lossy(&answer).contains("payload_too_large") {
+        match tokio::time::timeout_at(deadline, reader.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
+            _ => break,
         }
     }
-    let _ = s.write_all(b"0\r\n\r\n").await;
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer).await;
+    sender.abort();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("payload_too_large"), "{answer}");
