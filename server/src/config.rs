@@ -18,7 +18,53 @@ pub struct Settings {
     pub campaign: CampaignSettings,
     pub sync: SyncSettings,
     pub photos: PhotoSettings,
+    pub alerts: AlertSettings,
+    pub tips: TipSettings,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// A town alert unacknowledged this long raises an alert to the bureau.
+    pub escalate_after_secs: u64,
+    /// How often deadline and escalation sweeps run.
+    pub sweep_interval_secs: u64,
+    /// Comment lines sent on an idle live stream.
+    pub heartbeat_secs: u64,
+    /// How long one webhook request may take.
+    pub webhook_timeout_secs: u64,
+    /// Delay before the second attempt; doubled each attempt, with jitter.
+    pub retry_base_ms: u64,
+    /// Longest delay between two attempts.
+    pub retry_max_delay_secs: u64,
+    /// A delivery still failing this long after the alert is dead-lettered.
+    pub retry_window_secs: u64,
+    /// How often the outbox is looked at when nothing wakes the worker.
+    pub outbox_poll_ms: u64,
+    /// Deliveries sent at once by one instance.
+    pub delivery_concurrency: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TipSettings {
+    /// Tips accepted per client address per hour.
+    pub per_address_per_hour: u32,
+    /// Tips accepted per device (`X-Device-Id`, Open311 `device_id`) per hour.
+    pub per_device_per_hour: u32,
+    /// Anonymous photo uploads accepted per client address per hour.
+    pub photo_uploads_per_address_per_hour: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Open cases this close to a tip are suggested as duplicates.
+    pub duplicate_radius_m: f64,
+    /// Most photos named by one tip.
+    pub max_photos: usize,
+    /// Open311 `api_key`s accepted for `POST requests` (demo mode adds `landpatrol-demo-key`).
+    pub open311_api_keys: Vec<String>,
+    /// Widest `start_date`..`end_date` window of an Open311 `GET requests`, in days.
+    pub open311_max_window_days: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -171,6 +217,27 @@ max_time_diff_secs = 3600
 reuse_distance_m = 500.0
 camera_utc_offset_minutes = 480
 
+[alerts]
+escalate_after_secs = 86400
+sweep_interval_secs = 60
+heartbeat_secs = 15
+webhook_timeout_secs = 10
+retry_base_ms = 5000
+retry_max_delay_secs = 3600
+retry_window_secs = 86400
+outbox_poll_ms = 1000
+delivery_concurrency = 8
+
+[tips]
+per_address_per_hour = 20
+per_device_per_hour = 10
+photo_uploads_per_address_per_hour = 60
+trust_forwarded_for = false
+duplicate_radius_m = 100.0
+max_photos = 10
+open311_api_keys = []
+open311_max_window_days = 90
+
 [log]
 format = "text"
 level = "info"
@@ -204,7 +271,12 @@ impl Settings {
         }
         if env {
             builder = builder.add_source(
-                config::Environment::with_prefix("LANDPATROL").prefix_separator("__").separator("__").try_parsing(true),
+                config::Environment::with_prefix("LANDPATROL")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("tips.open311_api_keys"),
             );
         }
         let settings: Settings = builder.build()?.try_deserialize()?;
@@ -234,6 +306,24 @@ impl Settings {
         }
         if !(-14 * 60..=14 * 60).contains(&p.camera_utc_offset_minutes) {
             return Err(SettingsError::Invalid("photos.camera_utc_offset_minutes must be within ±14 h".into()));
+        }
+        let a = &self.alerts;
+        if a.heartbeat_secs == 0 || a.webhook_timeout_secs == 0 || a.outbox_poll_ms == 0 || a.delivery_concurrency == 0
+        {
+            return Err(SettingsError::Invalid("alerts intervals and concurrency must be positive".into()));
+        }
+        if a.sweep_interval_secs == 0 || a.retry_max_delay_secs == 0 {
+            return Err(SettingsError::Invalid(
+                "alerts.sweep_interval_secs and retry_max_delay_secs must be positive".into(),
+            ));
+        }
+        let t = &self.tips;
+        if !(t.duplicate_radius_m.is_finite() && t.duplicate_radius_m >= 0.0)
+            || !(1..=366).contains(&t.open311_max_window_days)
+        {
+            return Err(SettingsError::Invalid(
+                "tips.duplicate_radius_m must be >= 0 and open311_max_window_days 1..366".into(),
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(SettingsError::Invalid("log.format must be text or json".into()));

@@ -2,6 +2,7 @@
 //! inspection system for land-use enforcement.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod auth;
 pub mod campaigns;
 pub mod cases;

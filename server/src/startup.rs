@@ -64,6 +64,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         metrics: Arc::new(Metrics::default()),
         hlc: Arc::new(std::sync::Mutex::new(hlc)),
         photos,
+        alerts: Arc::new(crate::alerts::AlertHub::new(4096)),
     })
 }
 
@@ -98,7 +99,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(campaigns::routes::configure)
             .configure(cases::routes::configure)
             .configure(crate::sync::routes::configure)
-            .configure(crate::photos::routes::configure),
+            .configure(crate::photos::routes::configure)
+            .configure(crate::alerts::routes::configure),
     );
 }
 
@@ -184,10 +186,20 @@ impl Application {
                 }
             }
         });
-        let sweeper = tokio::spawn(photo_sweeps(self.state.clone()));
+        let s = &self.state;
+        let poll = std::time::Duration::from_millis(s.settings.alerts.outbox_poll_ms);
+        let tasks = [
+            refresher,
+            tokio::spawn(photo_sweeps(s.clone())),
+            tokio::spawn(s.alerts.clone().run(s.db.clone(), poll)),
+            tokio::spawn(s.alerts.clone().listen(s.db.clone(), s.settings.database_url())),
+            tokio::spawn(crate::alerts::outbox::run(s.clone())),
+            tokio::spawn(crate::alerts::sweeps::run(s.clone())),
+        ];
         let result = self.server.await;
-        refresher.abort();
-        sweeper.abort();
+        for t in tasks {
+            t.abort();
+        }
         result
     }
 

@@ -6,6 +6,7 @@ use landpatrol_sync::{Hlc, HlcClock};
 
 use sea_orm::DatabaseConnection;
 
+use crate::alerts::AlertHub;
 use crate::auth::token::Keys;
 use crate::config::Settings;
 use crate::photos::PhotoRuntime;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub hlc: Arc<Mutex<HlcClock>>,
     /// Photo storage, decode limits and the thumbnail pool.
     pub photos: Arc<PhotoRuntime>,
+    /// Live fan-out of new alerts and the webhook worker's wake-up.
+    pub alerts: Arc<AlertHub>,
 }
 
 impl AppState {

@@ -26,6 +26,8 @@ wire_enum!(
         Towns = "towns",
         /// Reference data, read-only for clients.
         Campaigns = "campaigns",
+        /// A town's alerts (town officers and the bureau); read-only, acknowledged through the API.
+        Alerts = "alerts",
     }
 );
 

@@ -86,31 +86,40 @@ fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "expected a Bearer token"))
 }
 
+/// The caller named by a bearer token.
+pub fn user_from_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = state.keys.verify(token).map_err(|e| {
+        let msg = match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the access token has expired; refresh it",
+            _ => "the access token is not valid",
+        };
+        ApiError::new(ErrorCode::InvalidToken, msg)
+    })?;
+    Ok(AuthUser {
+        id: claims.sub,
+        username: claims.name,
+        role: claims.role,
+        town: claims.town,
+        patrol_towns: claims.towns,
+        device: claims.dev,
+    })
+}
+
+/// The caller named by the request's `Authorization: Bearer` header.
+pub fn user_from_request(req: &HttpRequest, state: &AppState) -> Result<AuthUser, ApiError> {
+    user_from_token(state, bearer(req)?)
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready((|| {
-            let token = bearer(req)?;
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "application state missing"))?;
-            let claims = state.keys.verify(token).map_err(|e| {
-                let msg = match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the access token has expired; refresh it",
-                    _ => "the access token is not valid",
-                };
-                ApiError::new(ErrorCode::InvalidToken, msg)
-            })?;
-            Ok(AuthUser {
-                id: claims.sub,
-                username: claims.name,
-                role: claims.role,
-                town: claims.town,
-                patrol_towns: claims.towns,
-                device: claims.dev,
-            })
+            user_from_request(req, state)
         })())
     }
 }

@@ -146,5 +146,6 @@ pub async fn import_patches(
         progress(i + 1, total);
     }
     txn.commit().await?;
+    state.alerts.wake();
     Ok(report)
 }

@@ -207,6 +207,7 @@ pub async fn insert_case(
         },
     )
     .await?;
+    crate::alerts::case_created(conn, &model).await?;
     Ok(model)
 }
 
@@ -216,6 +217,7 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewCase) -> ApiResul
     let txn = state.db.begin().await?;
     let (created, model) = create_in(&txn, state, user, req).await?;
     txn.commit().await?;
+    state.alerts.wake();
     Ok((created, store::view(&model, &state.towns, user)?))
 }
 
@@ -609,6 +611,7 @@ pub async fn save_stamped<'a>(
     if let Some(left) = cur.town_id.filter(|t| Some(*t) != model.town_id) {
         crate::sync::pull::record_departure(conn, "cases", model.id, Some(left), model.seq).await?;
     }
+    crate::alerts::case_moved(conn, cur.town_id, &model).await?;
     Ok(model)
 }
 
@@ -684,6 +687,7 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: CasePatch) 
     )
     .await?;
     txn.commit().await?;
+    state.alerts.wake();
     store::view(&model, &state.towns, user)
 }
 
@@ -692,6 +696,7 @@ pub async fn transition(state: &AppState, user: &AuthUser, id: Uuid, req: Transi
     let txn = state.db.begin().await?;
     let model = transition_in(&txn, &state.settings.photos, user, id, req).await?;
     txn.commit().await?;
+    state.alerts.wake();
     store::view(&model, &state.towns, user)
 }
 
@@ -746,6 +751,9 @@ pub async fn transition_in(
         },
     )
     .await?;
+    if crate::alerts::is_failed_acceptance(current, req.to) {
+        crate::alerts::acceptance_failed(txn, &model, req.note.as_deref()).await?;
+    }
     if !photos.is_empty() {
         let target = LinkTarget {
             kind: "transition",
@@ -804,6 +812,7 @@ pub async fn reassign(state: &AppState, user: &AuthUser, id: Uuid, req: Reassign
     )
     .await?;
     txn.commit().await?;
+    state.alerts.wake();
     store::view(&model, &state.towns, user)
 }
 
@@ -817,6 +826,7 @@ pub async fn add_inspection(
     let txn = state.db.begin().await?;
     let (created, model) = add_inspection_in(&txn, &state.settings.photos, user, case_id, req).await?;
     txn.commit().await?;
+    state.alerts.wake();
     Ok((created, store::inspection_view(&model)?))
 }
 

@@ -449,3 +449,167 @@ pub mod uploads {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod alerts {
+    use sea_orm::entity::prelude::*;
+
+    /// Something a town office (or the bureau, `town_id` null) must know.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "alerts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The change-sequence position the alert was created at; the live
+        /// stream's event id, never changed.
+        pub created_seq: i64,
+        /// The town it is for; null: the bureau.
+        pub town_id: Option<Uuid>,
+        pub kind: String,
+        pub case_id: Option<Uuid>,
+        pub tip_id: Option<Uuid>,
+        pub title: String,
+        pub detail: Json,
+        /// Makes sweeps idempotent: one alert per key.
+        pub dedupe_key: Option<String>,
+        pub acked_at: Option<DateTimeUtc>,
+        pub acked_by: Option<Uuid>,
+        /// When the unacknowledged alert was escalated to the bureau.
+        pub escalated_at: Option<DateTimeUtc>,
+        pub rev: i64,
+        pub seq: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhooks {
+    use sea_orm::entity::prelude::*;
+
+    /// A receiver of a town's alerts (`town_id` null: every alert, bureau only).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhooks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub town_id: Option<Uuid>,
+        pub url: String,
+        /// The HMAC key deliveries are signed with.
+        pub secret: String,
+        pub description: String,
+        pub active: bool,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhook_deliveries {
+    use sea_orm::entity::prelude::*;
+
+    /// One alert owed to one webhook: the outbox row (its id is the delivery id).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub webhook_id: Uuid,
+        pub alert_id: Uuid,
+        /// `pending`, `delivered` or `dead`.
+        pub status: String,
+        pub attempts: i32,
+        pub next_attempt_at: DateTimeUtc,
+        /// Claimed by a worker until then.
+        pub locked_until: Option<DateTimeUtc>,
+        pub last_status: Option<i32>,
+        pub last_error: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub delivered_at: Option<DateTimeUtc>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhook_attempts {
+    use sea_orm::entity::prelude::*;
+
+    /// One try of a delivery.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub delivery_id: Uuid,
+        pub attempt: i32,
+        pub at: DateTimeUtc,
+        pub status_code: Option<i32>,
+        pub error: Option<String>,
+        pub duration_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tips {
+    use sea_orm::entity::prelude::*;
+
+    /// A public tip (群众举报).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tips")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub town_id: Option<Uuid>,
+        /// WGS-84.
+        pub lon: f64,
+        pub lat: f64,
+        pub input_crs: String,
+        pub accuracy_m: Option<f64>,
+        pub address: String,
+        pub description: String,
+        /// The violation type (the Open311 service code), if the reporter chose one.
+        pub service_code: Option<String>,
+        /// Open311 `attribute[...]` values and other extra answers.
+        pub attributes: Json,
+        pub media_url: Option<String>,
+        /// Name, phone, email: shown only to the office handling the tip.
+        pub contact: Option<Json>,
+        /// `received`, `case_created`, `merged` or `rejected`.
+        pub status: String,
+        pub case_id: Option<Uuid>,
+        pub triage_note: Option<String>,
+        pub triaged_by: Option<Uuid>,
+        pub triaged_at: Option<DateTimeUtc>,
+        /// `api` or `open311`.
+        pub channel: String,
+        pub client_addr: Option<String>,
+        pub device_id: Option<String>,
+        pub idempotency_key: Option<String>,
+        /// SHA-256 of the submitted request, to tell a retry from a reused key.
+        pub request_hash: Option<String>,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

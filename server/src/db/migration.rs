@@ -9,7 +9,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Foundation), Box::new(M0002Sync), Box::new(M0003Photos)]
+        vec![Box::new(M0001Foundation), Box::new(M0002Sync), Box::new(M0003Photos), Box::new(M0004Alerts)]
     }
 }
 
@@ -383,6 +383,142 @@ impl MigrationTrait for M0003Photos {
         )
         .await?;
         m.create_index(index("idx_uploads_expires", "uploads", &["expires_at"])).await?;
+        Ok(())
+    }
+}
+
+struct M0004Alerts;
+
+impl MigrationName for M0004Alerts {
+    fn name(&self) -> &str {
+        "m0004_alerts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004Alerts {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(t("alerts"))
+                .col(uuid(t("id")).primary_key())
+                // The change-sequence position at creation: the live stream's event id.
+                .col(big_integer(t("created_seq")))
+                .col(uuid_null(t("town_id")))
+                .col(string(t("kind")))
+                .col(uuid_null(t("case_id")))
+                .col(uuid_null(t("tip_id")))
+                .col(string(t("title")))
+                .col(json_binary(t("detail")))
+                .col(string_null(t("dedupe_key")))
+                .col(timestamp_with_time_zone_null(t("acked_at")))
+                .col(uuid_null(t("acked_by")))
+                .col(timestamp_with_time_zone_null(t("escalated_at")))
+                .col(big_integer(t("rev")).default(1))
+                .col(big_integer(t("seq")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone(t("updated_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_alerts_created_seq", "alerts", &["created_seq"]).unique().to_owned()).await?;
+        m.create_index(index("idx_alerts_seq", "alerts", &["seq"])).await?;
+        m.create_index(index("idx_alerts_town", "alerts", &["town_id", "created_seq"])).await?;
+        m.create_index(index("idx_alerts_dedupe", "alerts", &["dedupe_key"]).unique().to_owned()).await?;
+        m.create_index(index("idx_alerts_unacked", "alerts", &["acked_at", "escalated_at", "created_at"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("webhooks"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid_null(t("town_id")))
+                .col(string_len(t("url"), 2000))
+                .col(string(t("secret")))
+                .col(string(t("description")))
+                .col(boolean(t("active")).default(true))
+                .col(uuid_null(t("created_by")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone(t("updated_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_webhooks_town", "webhooks", &["town_id"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("webhook_deliveries"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("webhook_id")))
+                .col(uuid(t("alert_id")))
+                .col(string(t("status")))
+                .col(integer(t("attempts")).default(0))
+                .col(timestamp_with_time_zone(t("next_attempt_at")))
+                .col(timestamp_with_time_zone_null(t("locked_until")))
+                .col(integer_null(t("last_status")))
+                .col(string_null(t("last_error")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone_null(t("delivered_at")))
+                .col(timestamp_with_time_zone(t("updated_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            index("idx_deliveries_webhook_alert", "webhook_deliveries", &["webhook_id", "alert_id"])
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_deliveries_due", "webhook_deliveries", &["status", "next_attempt_at"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("webhook_attempts"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("delivery_id")))
+                .col(integer(t("attempt")))
+                .col(timestamp_with_time_zone(t("at")))
+                .col(integer_null(t("status_code")))
+                .col(string_null(t("error")))
+                .col(big_integer(t("duration_ms")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_attempts_delivery", "webhook_attempts", &["delivery_id", "attempt"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("tips"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid_null(t("town_id")))
+                .col(double(t("lon")))
+                .col(double(t("lat")))
+                .col(string(t("input_crs")))
+                .col(double_null(t("accuracy_m")))
+                .col(string(t("address")))
+                .col(text(t("description")))
+                .col(string_null(t("service_code")))
+                .col(json_binary(t("attributes")))
+                .col(string_len_null(t("media_url"), 2000))
+                .col(json_binary_null(t("contact")))
+                .col(string(t("status")))
+                .col(uuid_null(t("case_id")))
+                .col(text_null(t("triage_note")))
+                .col(uuid_null(t("triaged_by")))
+                .col(timestamp_with_time_zone_null(t("triaged_at")))
+                .col(string(t("channel")))
+                .col(string_null(t("client_addr")))
+                .col(string_null(t("device_id")))
+                .col(string_null(t("idempotency_key")))
+                .col(string_len_null(t("request_hash"), 64))
+                .col(uuid_null(t("created_by")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone(t("updated_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_tips_idempotency", "tips", &["idempotency_key"]).unique().to_owned()).await?;
+        m.create_index(index("idx_tips_town", "tips", &["town_id", "created_at"])).await?;
+        m.create_index(index("idx_tips_created", "tips", &["created_at"])).await?;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use super::observations;
 use crate::auth::{AuthUser, Scope};
 use crate::campaigns::CampaignView;
 use crate::cases::store;
-use crate::db::entities::{campaigns, cases, inspections, observations as obs, scope_events, towns};
+use crate::db::entities::{alerts, campaigns, cases, inspections, observations as obs, scope_events, towns};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -265,6 +265,20 @@ pub async fn changes_after(
             let record = if deleted { None } else { raw(&view)? };
             let op = if deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
             changes.push((seq, Pulled { table: "campaigns", id: id.to_string(), rev: rev(r), op, record }));
+        }
+    }
+    if wants(tables, Table::Alerts) && crate::alerts::service::READERS.contains(&user.role) {
+        let rows = alerts::Entity::find()
+            .filter(alerts::Column::Seq.gt(after))
+            .filter(crate::alerts::service::scope_condition(user))
+            .order_by_asc(alerts::Column::Seq)
+            .limit(take)
+            .all(db)
+            .await?;
+        for m in rows {
+            let record = raw(&crate::alerts::service::view(&m, &state.towns))?;
+            let id = super::ids::wire(m.id);
+            changes.push((m.seq, Pulled { table: "alerts", id, rev: rev(m.rev), op: ChangeOp::Upsert, record }));
         }
     }
 

@@ -121,6 +121,7 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             .await?;
     }
     txn.commit().await?;
+    state.alerts.wake();
     Ok(PushResponse { results, last_seq: u64::try_from(last_seq).unwrap_or(0), server_time: Utc::now() })
 }
 
@@ -336,7 +337,7 @@ async fn dispatch(
                     let (_, m) = observations::record(conn, state, user, id, req, &stamp.to_string()).await?;
                     Ok(OpResult::applied(op.op_id, rev(m.rev)))
                 }
-                Table::Towns | Table::Campaigns => {
+                Table::Towns | Table::Campaigns | Table::Alerts => {
                     Err(ApiError::new(ErrorCode::UnknownTable, "reference data is read-only"))
                 }
             }
