@@ -4,6 +4,7 @@
 //! server URL such as `postgres://postgres@127.0.0.1:5432`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod live;
 pub mod sim;
 
 use landpatrol_server::config::Settings;
@@ -145,6 +146,14 @@ impl TestApp {
         TestApp { base, client: reqwest::Client::new(), state, handle, _dir: dir, pg_database: None }
     }
 
+    /// Stops the server and its background work (webhook deliveries in
+    /// flight end too), as a crash would; the database stays.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+        // The background tasks end when `run_until_stopped` returns.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -234,6 +243,10 @@ impl TestApp {
             "photos",
             "photo_links",
             "uploads",
+            "alerts",
+            "webhooks",
+            "webhook_deliveries",
+            "tips",
         ] {
             let row = self
                 .state

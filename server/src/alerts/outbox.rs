@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::Rng;
-use sea_orm::sea_query::{Condition, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use sha2::Sha256;
@@ -78,42 +76,38 @@ pub fn backoff(cfg: &AlertSettings, attempts: i32) -> Duration {
     Duration::from_millis(ms)
 }
 
-/// How long a claimed delivery stays with its worker.
+/// How long a claimed delivery stays with its worker: twice the request
+/// timeout, so a live worker always records its attempt first; a worker that
+/// died leaves the delivery to be claimed again after this.
 fn lease(cfg: &AlertSettings) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(cfg.webhook_timeout_secs).unwrap_or(10) + 5)
+    chrono::Duration::seconds(i64::try_from(cfg.webhook_timeout_secs).unwrap_or(10).saturating_mul(2))
 }
 
-/// Claims up to `limit` due deliveries for this worker.
+/// Claims up to `limit` due deliveries for this worker, in one statement:
+/// on PostgreSQL rows another instance is claiming are skipped, not waited
+/// for (`FOR UPDATE SKIP LOCKED`); SQLite has a single writer.
 pub async fn claim(db: &DatabaseConnection, cfg: &AlertSettings, limit: u64) -> ApiResult<Vec<Uuid>> {
     let now = Utc::now();
-    let txn = db.begin().await?;
-    let mut q = webhook_deliveries::Entity::find()
-        .select_only()
-        .column(webhook_deliveries::Column::Id)
-        .filter(webhook_deliveries::Column::Status.eq(PENDING))
-        .filter(webhook_deliveries::Column::NextAttemptAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(webhook_deliveries::Column::LockedUntil.is_null())
-                .add(webhook_deliveries::Column::LockedUntil.lt(now)),
-        )
-        .order_by_asc(webhook_deliveries::Column::NextAttemptAt)
-        .limit(limit);
-    if db.get_database_backend() == DbBackend::Postgres {
-        // Rows another instance is claiming right now are skipped, not waited for.
-        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let ids: Vec<Uuid> = q.into_tuple().all(&txn).await?;
-    if !ids.is_empty() {
-        webhook_deliveries::Entity::update_many()
-            .col_expr(webhook_deliveries::Column::LockedUntil, sea_orm::sea_query::Expr::value(now + lease(cfg)))
-            .col_expr(webhook_deliveries::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
-            .filter(webhook_deliveries::Column::Id.is_in(ids.clone()))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(ids)
+    let until = now + lease(cfg);
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE webhook_deliveries SET locked_until = $1, updated_at = $2 WHERE id IN (\
+             SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+             AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at LIMIT $3 \
+             FOR UPDATE SKIP LOCKED) RETURNING id"
+        }
+        _ => {
+            "UPDATE webhook_deliveries SET locked_until = ?1, updated_at = ?2 WHERE id IN (\
+             SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?2 \
+             AND (locked_until IS NULL OR locked_until < ?2) ORDER BY next_attempt_at LIMIT ?3) RETURNING id"
+        }
+    };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [until.into(), now.into(), limit.into()]))
+        .await?;
+    rows.iter().map(|r| r.try_get_by_index::<Uuid>(0).map_err(Into::into)).collect()
 }
 
 /// Runs the worker until the task is dropped.
@@ -132,9 +126,12 @@ pub async fn run(state: AppState) {
         }
     };
     let slots = Arc::new(Semaphore::new(cfg.delivery_concurrency));
+    // Deliveries in flight end with the worker (as they would with the process).
+    let mut running = tokio::task::JoinSet::new();
     let poll = Duration::from_millis(cfg.outbox_poll_ms);
     loop {
         // Wait for a free slot, then claim as many deliveries as there are slots.
+        while running.try_join_next().is_some() {}
         let Ok(first) = slots.clone().acquire_owned().await else { return };
         let free = u64::try_from(slots.available_permits()).unwrap_or(0) + 1;
         match claim(&state.db, &cfg, free).await {
@@ -149,7 +146,7 @@ pub async fn run(state: AppState) {
                         },
                     };
                     let (state, client) = (state.clone(), client.clone());
-                    tokio::spawn(async move {
+                    running.spawn(async move {
                         if let Err(e) = deliver(&state, &client, id).await {
                             tracing::warn!(delivery = %id, error = %e, "webhook delivery bookkeeping failed");
                         }

@@ -98,9 +98,13 @@ pub fn check_url(url: &str) -> ApiResult<()> {
     if authority.contains('@') {
         return Err(bad("must not carry credentials; the signature authenticates deliveries"));
     }
-    let host = authority.rsplit_once(':').map_or(authority, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(']') || h.ends_with(']') { h } else { authority }
-    });
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(("", ""), |(h, rest)| (h, rest.trim_start_matches(':'))),
+        None => authority.split_once(':').unwrap_or((authority, "")),
+    };
+    if !port.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("the port must be a number"));
+    }
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("needs a host and no spaces"));
     }
