@@ -44,6 +44,11 @@ impl Modify for BearerAuth {
         crate::photos::routes::original, crate::photos::routes::thumb,
         crate::photos::tus::options, crate::photos::tus::create, crate::photos::tus::head,
         crate::photos::tus::patch, crate::photos::tus::terminate, crate::photos::tus::overridden,
+        crate::alerts::routes::list, crate::alerts::routes::get, crate::alerts::routes::ack, crate::alerts::routes::stream,
+        crate::alerts::routes::create_webhook, crate::alerts::routes::list_webhooks, crate::alerts::routes::get_webhook,
+        crate::alerts::routes::update_webhook, crate::alerts::routes::delete_webhook,
+        crate::alerts::routes::webhook_deliveries, crate::alerts::routes::all_deliveries,
+        crate::alerts::routes::retry_delivery,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
@@ -52,6 +57,7 @@ impl Modify for BearerAuth {
         landpatrol_sync::InspectionResult,
         crate::photos::types::PhotoView, crate::photos::types::PhotoLinkView, crate::photos::types::ExifView,
         crate::photos::types::ExifGps,
+        crate::alerts::AlertKind, crate::alerts::outbox::WebhookPayload,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -62,6 +68,8 @@ impl Modify for BearerAuth {
         (name = "sync", description = "Offline sync: exactly-once push with field-level merge, scoped pull"),
         (name = "photos", description = "Photo evidence, content-addressed by SHA-256: EXIF, thumbnails, evidence checks"),
         (name = "uploads", description = "Resumable photo uploads (tus 1.0.0: creation, creation-with-upload, termination, checksum, expiration)"),
+        (name = "alerts", description = "Town alerts: inbox, acknowledgement, live stream (Server-Sent Events)"),
+        (name = "webhooks", description = "Per-town signed webhooks, delivery log and dead letters (see guides/town-offices.md)"),
     )
 )]
 pub struct ApiDoc;

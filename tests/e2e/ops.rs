@@ -104,6 +104,18 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/uploads/{id}", "patch"),
         ("/api/v1/uploads/{id}", "delete"),
         ("/api/v1/uploads/{id}", "post"),
+        ("/api/v1/alerts", "get"),
+        ("/api/v1/alerts/stream", "get"),
+        ("/api/v1/alerts/{id}", "get"),
+        ("/api/v1/alerts/{id}/ack", "post"),
+        ("/api/v1/webhooks", "get"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/webhooks/{id}", "get"),
+        ("/api/v1/webhooks/{id}", "patch"),
+        ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/webhooks/{id}/deliveries", "get"),
+        ("/api/v1/webhook-deliveries", "get"),
+        ("/api/v1/webhook-deliveries/{id}/retry", "post"),
     ];
     for (path, method) in expected {
         assert!(
