@@ -626,3 +626,23 @@ async fn webhook_registration_refuses_bad_input_and_other_towns() {
     // The outbox constant names are the API's.
     assert_eq!((outbox::PENDING, outbox::DELIVERED, outbox::DEAD), ("pending", "delivered", "dead"));
 }
+
+#[tokio::test]
+async fn a_paused_webhook_keeps_its_deliveries_until_it_is_resumed() {
+    let app = demo_with(quick).await;
+    let admin = app.token("admin").await;
+    let haibin = app.token(HAIBIN_OFFICER).await;
+    let receiver = Receiver::start(|_| Answer::Status(200)).await;
+    let (hook, _) = register(&app, &haibin, &receiver.url, None).await;
+    let (status, _) = app.patch(&format!("/api/v1/webhooks/{hook}"), Some(&haibin), json!({"active": false})).await;
+    assert_eq!(status, 200);
+    let case = case_at(&app, &admin, HAIBIN, "while paused").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(receiver.received().is_empty(), "nothing is sent to a paused webhook");
+    let (_, log) = app.get(&format!("/api/v1/webhooks/{hook}/deliveries?status=pending"), Some(&haibin)).await;
+    assert_eq!(log.as_array().unwrap().len(), 1, "the delivery is owed: {log}");
+    let (status, _) = app.patch(&format!("/api/v1/webhooks/{hook}"), Some(&haibin), json!({"active": true})).await;
+    assert_eq!(status, 200);
+    let got = receiver.wait_for(Duration::from_secs(10), "the owed delivery", |r| !r.is_empty()).await;
+    assert_eq!(got[0].json()["alert"]["case_id"], case["id"]);
+}

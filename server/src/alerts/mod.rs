@@ -103,7 +103,7 @@ pub struct NewAlert {
 }
 
 /// Records an alert inside the caller's transaction and queues it for every
-/// active webhook of its town (and the district-wide ones). Returns `None`
+/// webhook of its town (and the district-wide ones). Returns `None`
 /// when an alert with the same `dedupe_key` exists.
 pub async fn record(conn: &impl ConnectionTrait, alert: NewAlert) -> ApiResult<Option<alerts::Model>> {
     if let Some(key) = &alert.dedupe_key
@@ -152,20 +152,15 @@ pub async fn record(conn: &impl ConnectionTrait, alert: NewAlert) -> ApiResult<O
     Ok(Some(model))
 }
 
-/// Queues an alert for the webhooks that want it.
+/// Queues an alert for the webhooks that want it (a paused one too: its
+/// deliveries wait until it is resumed).
 async fn enqueue(conn: &impl ConnectionTrait, alert: &alerts::Model) -> ApiResult<()> {
     let town = match alert.town_id {
         Some(t) => Condition::any().add(hooks::Column::TownId.eq(t)).add(hooks::Column::TownId.is_null()),
         None => Condition::all().add(hooks::Column::TownId.is_null()),
     };
-    let hooks: Vec<Uuid> = hooks::Entity::find()
-        .select_only()
-        .column(hooks::Column::Id)
-        .filter(hooks::Column::Active.eq(true))
-        .filter(town)
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let hooks: Vec<Uuid> =
+        hooks::Entity::find().select_only().column(hooks::Column::Id).filter(town).into_tuple().all(conn).await?;
     if hooks.is_empty() {
         return Ok(());
     }
@@ -215,7 +210,8 @@ pub async fn case_created(conn: &impl ConnectionTrait, c: &cases::Model) -> ApiR
             tip_id: None,
             title,
             detail: case_detail(c),
-            dedupe_key: Some(format!("case_new:{}", c.id)),
+            // A case is inserted once: nothing to deduplicate.
+            dedupe_key: None,
         },
     )
     .await?;

@@ -94,13 +94,15 @@ pub async fn claim(db: &DatabaseConnection, cfg: &AlertSettings, limit: u64) -> 
         DbBackend::Postgres => {
             "UPDATE webhook_deliveries SET locked_until = $1, updated_at = $2 WHERE id IN (\
              SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
-             AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at LIMIT $3 \
+             AND (locked_until IS NULL OR locked_until < $2) \
+             AND webhook_id IN (SELECT id FROM webhooks WHERE active) ORDER BY next_attempt_at LIMIT $3 \
              FOR UPDATE SKIP LOCKED) RETURNING id"
         }
         _ => {
             "UPDATE webhook_deliveries SET locked_until = ?1, updated_at = ?2 WHERE id IN (\
              SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?2 \
-             AND (locked_until IS NULL OR locked_until < ?2) ORDER BY next_attempt_at LIMIT ?3) RETURNING id"
+             AND (locked_until IS NULL OR locked_until < ?2) \
+             AND webhook_id IN (SELECT id FROM webhooks WHERE active) ORDER BY next_attempt_at LIMIT ?3) RETURNING id"
         }
     };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -177,9 +179,13 @@ pub async fn deliver(state: &AppState, client: &reqwest::Client, id: Uuid) -> Ap
     }
     let hook = webhooks::Entity::find_by_id(d.webhook_id).one(db).await?;
     let alert = alerts::Entity::find_by_id(d.alert_id).one(db).await?;
-    let (Some(hook), Some(alert)) = (hook.filter(|h| h.active), alert) else {
-        return finish(db, &d, Outcome::Dead("the webhook was deactivated".into()), None).await;
+    let (Some(hook), Some(alert)) = (hook, alert) else {
+        return finish(db, &d, Outcome::Dead("the webhook was removed".into()), None).await;
     };
+    if !hook.active {
+        // Paused after the claim: leave the delivery owed, untried.
+        return finish(db, &d, Outcome::Retry(d.next_attempt_at, d.last_error.clone()), None).await;
+    }
     let payload =
         WebhookPayload { delivery_id: d.id, webhook_id: hook.id, event: "alert", alert: view(&alert, &state.towns) };
     let body = serde_json::to_vec(&payload).map_err(crate::error::ApiError::internal)?;

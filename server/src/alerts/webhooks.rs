@@ -212,6 +212,8 @@ pub async fn update(state: &AppState, user: &AuthUser, id: Uuid, req: WebhookPat
     }
     m.updated_at = Set(Utc::now());
     let model = m.update(&state.db).await?;
+    // A resumed webhook has deliveries waiting.
+    state.alerts.wake();
     Ok(view(state, &model, rotated))
 }
 
