@@ -109,14 +109,20 @@ pub struct AlertPage {
     pub next_before: Option<i64>,
 }
 
-/// The caller's inbox.
-pub async fn list(state: &AppState, user: &AuthUser, q: &AlertQuery) -> ApiResult<AlertPage> {
-    user.require(READERS)?;
-    let limit = q.limit.unwrap_or(50);
+/// A page size given as `limit` (1 to 500), or `default`.
+pub fn page_limit(limit: Option<u64>, default: u64) -> ApiResult<u64> {
+    let limit = limit.unwrap_or(default);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::new(landpatrol_sync::ErrorCode::InvalidQuery, "limit must be 1 to 500")
             .with_details(serde_json::json!({ "field": "limit" })));
     }
+    Ok(limit)
+}
+
+/// The caller's inbox.
+pub async fn list(state: &AppState, user: &AuthUser, q: &AlertQuery) -> ApiResult<AlertPage> {
+    user.require(READERS)?;
+    let limit = page_limit(q.limit, 50)?;
     let mut find = alerts::Entity::find().filter(scope_condition(user));
     if let Some(k) = &q.kind {
         let kind = AlertKind::parse(k).ok_or_else(|| {

@@ -276,12 +276,7 @@ pub struct DeliveryQuery {
 }
 
 async fn deliveries_where(state: &AppState, webhook: Option<Uuid>, q: &DeliveryQuery) -> ApiResult<Vec<DeliveryView>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(
-            ApiError::new(ErrorCode::InvalidQuery, "limit must be 1 to 500").with_details(json!({ "field": "limit" }))
-        );
-    }
+    let limit = super::service::page_limit(q.limit, 100)?;
     let mut find = webhook_deliveries::Entity::find();
     if let Some(w) = webhook {
         find = find.filter(webhook_deliveries::Column::WebhookId.eq(w));
