@@ -44,6 +44,10 @@ impl Modify for BearerAuth {
         crate::photos::routes::original, crate::photos::routes::thumb,
         crate::photos::tus::options, crate::photos::tus::create, crate::photos::tus::head,
         crate::photos::tus::patch, crate::photos::tus::terminate, crate::photos::tus::overridden,
+        crate::tips::routes::submit, crate::tips::routes::get, crate::tips::routes::list, crate::tips::routes::triage,
+        crate::open311::routes::discovery, crate::open311::routes::services, crate::open311::routes::definition,
+        crate::open311::routes::create_request, crate::open311::routes::list_requests,
+        crate::open311::routes::get_request, crate::open311::routes::token,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
@@ -52,6 +56,9 @@ impl Modify for BearerAuth {
         landpatrol_sync::InspectionResult,
         crate::photos::types::PhotoView, crate::photos::types::PhotoLinkView, crate::photos::types::ExifView,
         crate::photos::types::ExifGps,
+        crate::tips::types::NewTip, crate::tips::types::Contact, crate::tips::types::TipReceipt,
+        crate::tips::types::PublicTipView, crate::tips::types::TipView, crate::tips::types::TipPage,
+        crate::tips::types::DuplicateCandidate, crate::tips::types::TriageRequest,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -62,6 +69,8 @@ impl Modify for BearerAuth {
         (name = "sync", description = "Offline sync: exactly-once push with field-level merge, scoped pull"),
         (name = "photos", description = "Photo evidence, content-addressed by SHA-256: EXIF, thumbnails, evidence checks"),
         (name = "uploads", description = "Resumable photo uploads (tus 1.0.0: creation, creation-with-upload, termination, checksum, expiration)"),
+        (name = "tips", description = "Public tips (群众举报): anonymous reports with receipt tokens, triage by the town office"),
+        (name = "open311", description = "Open311 GeoReport v2 at /open311/v2/ (JSON and XML by the path suffix); errors are `[{\"code\", \"description\"}]`"),
     )
 )]
 pub struct ApiDoc;

@@ -66,9 +66,8 @@ pub async fn submit(
 #[utoipa::path(get, path = "/api/v1/tips/{id}", tag = "tips", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "tip id"), ReceiptQuery),
     responses(
-        (status = 200, description = "With `receipt_token`: PublicTipView; with a staff login: TipView", body = PublicTipView),
-        (status = 200, description = "With a staff login", body = TipView),
-        (status = 401, description = "neither a receipt token nor a login", body = ErrorBody),
+        (status = 200, description = "With a staff login: TipView. With `receipt_token`: the PublicTipView schema (id, status, public_status, case_number, created_at, updated_at, description, location).", body = TipView),
+        (status = 401, description = "invalid_token: a bearer token was sent but is not valid", body = ErrorBody),
         (status = 403, description = "forbidden: inspectors and verifiers do not handle tips", body = ErrorBody),
         (status = 404, description = "not_found: no such tip, a wrong receipt token, or another town's tip", body = ErrorBody)))]
 pub async fn get(
