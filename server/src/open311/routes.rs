@@ -216,11 +216,12 @@ pub async fn list_requests(state: web::Data<AppState>, req: HttpRequest, path: w
             let max = Duration::days(state.settings.tips.open311_max_window_days);
             let start = get("start_date").map(|v| parse_date("start_date", v)).transpose()?;
             let end = get("end_date").map(|v| parse_date("end_date", v)).transpose()?;
+            let now = Utc::now();
             let (start, end) = match (start, end) {
                 (Some(s), Some(e)) => (s, e),
-                (Some(s), None) => (s, Utc::now().min(s + max)),
+                (Some(s), None) => (s, now.min(s + max)),
                 (None, Some(e)) => (e - max, e),
-                (None, None) => (Utc::now() - max, Utc::now()),
+                (None, None) => (now - max, now),
             };
             if start > end {
                 return Err(O311Error::new(400, "start_date is after end_date"));
