@@ -26,7 +26,10 @@ struct Node {
 
 impl Node {
     fn child(&self, name: &str) -> &Node {
-        self.children.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no <{name}> in <{}>: {self:?}", self.name))
+        self.children
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no <{name}> in <{}>: {self:?}", self.name))
     }
 
     fn all(&self, name: &str) -> Vec<&Node> {
@@ -47,10 +50,11 @@ fn parse_xml(text: &str) -> Node {
             Event::Start(e) => {
                 stack.push(Node { name: String::from_utf8(e.name().as_ref().to_vec()).unwrap(), ..Node::default() })
             }
-            Event::Empty(e) => stack.last_mut().unwrap().children.push(Node {
-                name: String::from_utf8(e.name().as_ref().to_vec()).unwrap(),
-                ..Node::default()
-            }),
+            Event::Empty(e) => stack
+                .last_mut()
+                .unwrap()
+                .children
+                .push(Node { name: String::from_utf8(e.name().as_ref().to_vec()).unwrap(), ..Node::default() }),
             Event::Text(t) => stack.last_mut().unwrap().text.push_str(&t.unescape().unwrap()),
             Event::End(_) => {
                 let done = stack.pop().unwrap();
@@ -228,7 +232,13 @@ async fn a_form_encoded_request_becomes_a_tip_listed_open_then_closed() {
     let (status, body, _) = post_form(
         &app,
         "xml",
-        &[("api_key", KEY), ("service_code", "idle_land"), ("lat", "39.7336"), ("long", "117.2952"), ("description", "闲置多年")],
+        &[
+            ("api_key", KEY),
+            ("service_code", "idle_land"),
+            ("lat", "39.7336"),
+            ("long", "117.2952"),
+            ("description", "闲置多年"),
+        ],
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -291,7 +301,8 @@ async fn a_form_encoded_request_becomes_a_tip_listed_open_then_closed() {
         get_json(&app, &format!("/open311/v2/requests.json?start_date={}", urlencode(&start))).await;
     assert_eq!(status, 200, "{windowed}");
     assert_eq!(windowed.as_array().unwrap().len(), 2);
-    let (_, old) = get_json(&app, "/open311/v2/requests.json?start_date=2017-01-01T00:00:00Z&end_date=2017-03-01T00:00:00Z").await;
+    let (_, old) =
+        get_json(&app, "/open311/v2/requests.json?start_date=2017-01-01T00:00:00Z&end_date=2017-03-01T00:00:00Z").await;
     assert_eq!(old, json!([]));
     // One request, and its token.
     let (status, single) = get_json(&app, &format!("/open311/v2/requests/{id}.json")).await;
@@ -307,9 +318,8 @@ async fn a_form_encoded_request_becomes_a_tip_listed_open_then_closed() {
     assert_eq!(x.child("request").text_of("token"), id);
 
     // Triaged into a case: still open; the case dismissed: closed.
-    let (status, made) = app
-        .post(&format!("/api/v1/tips/{id}/triage"), Some(&officer), json!({"action": "create_case"}))
-        .await;
+    let (status, made) =
+        app.post(&format!("/api/v1/tips/{id}/triage"), Some(&officer), json!({"action": "create_case"})).await;
     assert_eq!(status, 200, "{made}");
     let (_, single) = get_json(&app, &format!("/open311/v2/requests/{id}.json")).await;
     assert_eq!(single[0]["status"], "open");
@@ -368,20 +378,23 @@ async fn bad_requests_answer_in_the_spec_error_format_and_change_nothing() {
         check(s, &b, 400);
         // Unknown service_code.
         let (s, b, _) =
-            post_form(&app, fmt, &[("api_key", KEY), ("service_code", "jaywalking"), ("lat", &lat), ("long", &lon)]).await;
+            post_form(&app, fmt, &[("api_key", KEY), ("service_code", "jaywalking"), ("lat", &lat), ("long", &lon)])
+                .await;
         check(s, &b, 400);
         // No location, or an address only.
         let (s, b, _) = post_form(&app, fmt, &[("api_key", KEY), ("service_code", "idle_land")]).await;
         check(s, &b, 400);
         assert!(b.contains("location"), "{b}");
         let (s, b, _) =
-            post_form(&app, fmt, &[("api_key", KEY), ("service_code", "idle_land"), ("address_string", "北台村")]).await;
+            post_form(&app, fmt, &[("api_key", KEY), ("service_code", "idle_land"), ("address_string", "北台村")])
+                .await;
         check(s, &b, 400);
         let (s, b, _) = post_form(&app, fmt, &[("api_key", KEY), ("service_code", "idle_land"), ("lat", &lat)]).await;
         check(s, &b, 400);
         // Out of range, not a number.
         let (s, b, _) =
-            post_form(&app, fmt, &[("api_key", KEY), ("service_code", "idle_land"), ("lat", "91"), ("long", &lon)]).await;
+            post_form(&app, fmt, &[("api_key", KEY), ("service_code", "idle_land"), ("lat", "91"), ("long", &lon)])
+                .await;
         check(s, &b, 400);
         let (s, b, _) =
             post_form(&app, fmt, &[("api_key", KEY), ("service_code", "idle_land"), ("lat", "north"), ("long", &lon)])
@@ -395,7 +408,9 @@ async fn bad_requests_answer_in_the_spec_error_format_and_change_nothing() {
         let (s, b, _) = post_form(&app, fmt, &[("service_code", "idle_land"), ("lat", &lat), ("long", &lon)]).await;
         check(s, &b, 403);
         // Attributes the definition does not have, or bad values.
-        for (k, v) in [("attribute[colour]", "red"), ("attribute[area_m2]", "-3"), ("attribute[building_storeys]", "2.5")] {
+        for (k, v) in
+            [("attribute[colour]", "red"), ("attribute[area_m2]", "-3"), ("attribute[building_storeys]", "2.5")]
+        {
             let (s, b, _) = post_form(
                 &app,
                 fmt,
@@ -407,7 +422,13 @@ async fn bad_requests_answer_in_the_spec_error_format_and_change_nothing() {
         let (s, b, _) = post_form(
             &app,
             fmt,
-            &[("api_key", KEY), ("service_code", "idle_land"), ("lat", &lat), ("long", &lon), ("media_url", "javascript:alert(1)")],
+            &[
+                ("api_key", KEY),
+                ("service_code", "idle_land"),
+                ("lat", &lat),
+                ("long", &lon),
+                ("media_url", "javascript:alert(1)"),
+            ],
         )
         .await;
         check(s, &b, 400);

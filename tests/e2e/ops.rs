@@ -104,6 +104,17 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/uploads/{id}", "patch"),
         ("/api/v1/uploads/{id}", "delete"),
         ("/api/v1/uploads/{id}", "post"),
+        ("/api/v1/tips", "post"),
+        ("/api/v1/tips", "get"),
+        ("/api/v1/tips/{id}", "get"),
+        ("/api/v1/tips/{id}/triage", "post"),
+        ("/open311/v2/discovery.{format}", "get"),
+        ("/open311/v2/services.{format}", "get"),
+        ("/open311/v2/services/{service_code}.{format}", "get"),
+        ("/open311/v2/requests.{format}", "get"),
+        ("/open311/v2/requests.{format}", "post"),
+        ("/open311/v2/requests/{service_request_id}.{format}", "get"),
+        ("/open311/v2/tokens/{token}.{format}", "get"),
     ];
     for (path, method) in expected {
         assert!(

@@ -28,7 +28,12 @@ fn tip_at(p: (f64, f64), description: &str) -> Value {
 }
 
 /// `POST /api/v1/tips` with optional headers, no login.
-async fn submit(app: &TestApp, body: &Value, key: Option<&str>, device: Option<&str>) -> (StatusCode, Value, Option<String>) {
+async fn submit(
+    app: &TestApp,
+    body: &Value,
+    key: Option<&str>,
+    device: Option<&str>,
+) -> (StatusCode, Value, Option<String>) {
     let mut req = app.client.post(app.url("/api/v1/tips")).json(body);
     if let Some(k) = key {
         req = req.header("Idempotency-Key", k);
@@ -326,8 +331,16 @@ async fn bad_input_changes_nothing() {
     let before = (app.fingerprint().await, count(app, "tips").await, count(app, "alerts").await);
     let raw = move |body: &str| app.raw("POST", "/api/v1/tips", None, "application/json", body.as_bytes().to_vec());
     assert_error(&raw("{\"location\": ").await, 400, "invalid_json");
-    assert_error(&raw("{\"location\": {\"lon\": \"east\", \"lat\": 39.7}, \"description\": \"x\"}").await, 400, "invalid_json");
-    assert_error(&raw("{\"location\": {\"lon\": 117.3, \"lat\": 39.7}, \"description\": 5}").await, 400, "invalid_json");
+    assert_error(
+        &raw("{\"location\": {\"lon\": \"east\", \"lat\": 39.7}, \"description\": \"x\"}").await,
+        400,
+        "invalid_json",
+    );
+    assert_error(
+        &raw("{\"location\": {\"lon\": 117.3, \"lat\": 39.7}, \"description\": 5}").await,
+        400,
+        "invalid_json",
+    );
     assert_error(&raw("{\"location\": {\"lon\": 117.3, \"lat\": 39.7}}").await, 400, "invalid_json");
     assert_error(
         &raw("{\"location\": {\"lon\": 117.3, \"lat\": 39.7}, \"description\": \"x\", \"status\": \"closed\"}").await,
@@ -371,7 +384,8 @@ async fn bad_input_changes_nothing() {
     b["violation_type"] = json!("jaywalking");
     assert_error(&post(b).await, 400, "invalid_json");
     // A body over the JSON limit.
-    let huge = format!("{{\"location\": {{\"lon\": 117.3, \"lat\": 39.7}}, \"description\": \"{}\"}}", "x".repeat(3_000_000));
+    let huge =
+        format!("{{\"location\": {{\"lon\": 117.3, \"lat\": 39.7}}, \"description\": \"{}\"}}", "x".repeat(3_000_000));
     let resp = raw(&huge).await;
     assert_eq!(resp.0, 413, "{}", resp.1);
     assert_eq!((app.fingerprint().await, count(app, "tips").await, count(app, "alerts").await), before);
@@ -454,8 +468,7 @@ async fn triage_makes_a_case_merges_or_rejects_once_and_lists_duplicates_nearby(
     assert_error(&app.post(&path, Some(&stranger), merge.clone()).await, 404, "not_found");
     assert_error(&app.post(&path, None, merge.clone()).await, 401, "unauthenticated");
     // Not into a dismissed case.
-    let (status, err) =
-        app.post(&path, Some(&officer), json!({"action": "merge", "case_id": closed["id"]})).await;
+    let (status, err) = app.post(&path, Some(&officer), json!({"action": "merge", "case_id": closed["id"]})).await;
     assert_eq!(status, 422, "{err}");
 
     // Merge.

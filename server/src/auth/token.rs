@@ -69,7 +69,8 @@ impl Keys {
     /// token needs storing.
     pub fn receipt_token(&self, tip: Uuid) -> String {
         use hmac::Mac;
-        let digest = receipt_mac(&self.receipt_key, tip).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
+        let digest =
+            receipt_mac(&self.receipt_key, tip).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
         format!("lptr_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
     }
 

@@ -149,10 +149,13 @@ impl From<ApiError> for O311Error {
             }
             _ => {
                 let field = e.details.get("field").and_then(Value::as_str);
-                Self::new(400, match field {
-                    Some(f) => format!("{f}: {}", e.message),
-                    None => e.message,
-                })
+                Self::new(
+                    400,
+                    match field {
+                        Some(f) => format!("{f}: {}", e.message),
+                        None => e.message,
+                    },
+                )
             }
         }
     }

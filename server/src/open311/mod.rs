@@ -187,7 +187,7 @@ impl Service {
         match a.kind {
             AttrType::Number => {
                 let n: f64 = v.parse().map_err(|_| bad())?;
-                if !n.is_finite() || n < 0.0 || n > 1.0e9 {
+                if !(0.0..=1.0e9).contains(&n) {
                     return Err(bad());
                 }
                 Ok(json!(n))

@@ -318,7 +318,12 @@ fn progress(row: &uploads::Model, status: StatusCode) -> HttpResponse {
         (status = 200, description = "`Upload-Offset` (resume from there), `Upload-Length`, `Upload-Metadata`, `Upload-Expires`; once complete also `Landpatrol-Photo-Sha256`."),
         (status = 404, description = "No such upload (or another user's)."),
         (status = 410, description = "Expired.")))]
-pub async fn head(state: web::Data<AppState>, user: MaybeAuthUser, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+pub async fn head(
+    state: web::Data<AppState>,
+    user: MaybeAuthUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
     tus(async {
         check_version(req.headers())?;
         let mut row = load(&state, &user, &id).await?;
@@ -481,7 +486,14 @@ async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Mod
     }
     let sha256 = hash_file(path.clone()).await?;
     let incoming = Incoming { path, len: length_of(&row), sha256 };
-    match service::ingest(state, Some(row.created_by).filter(|u| *u != ANONYMOUS), incoming, row.declared_sha256.as_deref()).await {
+    match service::ingest(
+        state,
+        Some(row.created_by).filter(|u| *u != ANONYMOUS),
+        incoming,
+        row.declared_sha256.as_deref(),
+    )
+    .await
+    {
         Ok((_, photo)) => {
             let mut m: uploads::ActiveModel = row.into();
             m.status = Set("complete".into());

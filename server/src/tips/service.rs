@@ -74,7 +74,8 @@ pub fn check_description(description: &str) -> ApiResult<String> {
 pub fn check_contact(c: Option<Contact>) -> ApiResult<Option<Contact>> {
     let Some(c) = c else { return Ok(None) };
     let c = Contact { name: clean(c.name), phone: clean(c.phone), email: clean(c.email) };
-    for (field, v, max) in [("contact.name", &c.name, 100), ("contact.phone", &c.phone, 40), ("contact.email", &c.email, 254)]
+    for (field, v, max) in
+        [("contact.name", &c.name, 100), ("contact.phone", &c.phone, 40), ("contact.email", &c.email, 254)]
     {
         if let Some(v) = v {
             check_len(field, v, max)?;
