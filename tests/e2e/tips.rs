@@ -548,3 +548,78 @@ async fn triage_makes_a_case_merges_or_rejects_once_and_lists_duplicates_nearby(
     assert_eq!(public["public_status"], "closed");
     assert_eq!(public["status"], "rejected");
 }
+
+#[tokio::test]
+async fn a_tip_alert_reaches_no_other_town_by_any_channel() {
+    use landpatrol_server::db::entities::{alerts, webhook_deliveries};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let app = TestApp::spawn_demo().await;
+    let haibin = app.token("officer-120115001").await;
+    let zhouliang = app.token("officer-120115006").await;
+    // Each office has a webhook.
+    let mut hooks = Vec::new();
+    for token in [&haibin, &zhouliang] {
+        let (status, hook) =
+            app.post("/api/v1/webhooks", Some(token), json!({"url": "http://127.0.0.1:9/hook"})).await;
+        assert_eq!(status, 201, "{hook}");
+        hooks.push(uuid::Uuid::parse_str(hook["id"].as_str().unwrap()).unwrap());
+    }
+    // 周良's office follows its live stream.
+    let mut stream = app
+        .client
+        .get(app.url("/api/v1/alerts/stream"))
+        .bearer_auth(&zhouliang)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+
+    let here = created(&app, tip_at(HAIBIN, "海滨的违建")).await;
+    let there = created(&app, tip_at(ZHOULIANG, "周良的鱼塘")).await;
+
+    // The stream's first alert is 周良's own tip: 海滨's never came.
+    let mut text = String::new();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let chunk = stream.chunk().await.unwrap().expect("the stream stays open");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")) {
+                return serde_json::from_str::<Value>(data).unwrap();
+            }
+        }
+    })
+    .await
+    .expect("an alert within 20 s");
+    assert_eq!(first["kind"], "tip_received", "{first}");
+    assert_eq!(first["tip_id"], there["id"], "{first}");
+
+    // Webhook deliveries: each town's hook has its own town's tip only.
+    for (hook, mine, theirs) in [(hooks[0], &here, &there), (hooks[1], &there, &here)] {
+        let alert_ids: Vec<uuid::Uuid> = webhook_deliveries::Entity::find()
+            .filter(webhook_deliveries::Column::WebhookId.eq(hook))
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.alert_id)
+            .collect();
+        let tips: Vec<String> = alerts::Entity::find()
+            .filter(alerts::Column::Id.is_in(alert_ids))
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|a| a.tip_id.map(|t| t.to_string()))
+            .collect();
+        assert_eq!(tips, vec![mine["id"].as_str().unwrap().to_owned()], "webhook {hook}");
+        assert!(!tips.contains(&theirs["id"].as_str().unwrap().to_owned()));
+    }
+
+    // Sync pull: the office's devices get its own tip alert only.
+    let (status, page) = app.post("/api/v1/sync/pull", Some(&zhouliang), json!({"cursor": null, "limit": 500})).await;
+    assert_eq!(status, 200, "{page}");
+    let pulled = page.to_string();
+    assert!(pulled.contains(there["id"].as_str().unwrap()), "{pulled}");
+    assert!(!pulled.contains(here["id"].as_str().unwrap()));
+}
