@@ -560,19 +560,12 @@ async fn a_tip_alert_reaches_no_other_town_by_any_channel() {
     // Each office has a webhook.
     let mut hooks = Vec::new();
     for token in [&haibin, &zhouliang] {
-        let (status, hook) =
-            app.post("/api/v1/webhooks", Some(token), json!({"url": "http://127.0.0.1:9/hook"})).await;
+        let (status, hook) = app.post("/api/v1/webhooks", Some(token), json!({"url": "http://127.0.0.1:9/hook"})).await;
         assert_eq!(status, 201, "{hook}");
         hooks.push(uuid::Uuid::parse_str(hook["id"].as_str().unwrap()).unwrap());
     }
     // 周良's office follows its live stream.
-    let mut stream = app
-        .client
-        .get(app.url("/api/v1/alerts/stream"))
-        .bearer_auth(&zhouliang)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = app.client.get(app.url("/api/v1/alerts/stream")).bearer_auth(&zhouliang).send().await.unwrap();
     assert_eq!(stream.status(), 200);
 
     let here = created(&app, tip_at(HAIBIN, "海滨的违建")).await;

@@ -121,7 +121,7 @@ pub async fn definition(path: web::Path<(String, String)>) -> HttpResponse {
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         example = "api_key=landpatrol-demo-key&service_code=farmland_occupation&lat=39.733503&long=117.295129&description=...&attribute%5Barea_m2%5D=300"),
     responses(
-        (status = 201, description = "Created (`<service_requests><request>…`)", body = Object,
+        (status = 200, description = "Created (`<service_requests><request>…`); 200 as GeoReport v2 clients expect", body = Object,
             example = json!([{"service_request_id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0", "service_notice": "Received. The 海滨街道 office handles reports at this place.", "account_id": null}])),
         (status = 400, description = "Missing service_code, no location, a bad attribute or value"),
         (status = 403, description = "Missing or unknown api_key"),
@@ -151,7 +151,8 @@ pub async fn create_request(
             "service_notice": notice(&state, &tip),
             "account_id": null,
         }]);
-        Ok(respond(StatusCode::CREATED, f, "service_requests", "request", &answer))
+        // 200, not 201: what GeoReport v2 clients in the wild check for.
+        Ok(respond(StatusCode::OK, f, "service_requests", "request", &answer))
     }
     .await;
     result.unwrap_or_else(|e| e.respond(f))
