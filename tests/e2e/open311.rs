@@ -462,6 +462,15 @@ async fn bad_requests_answer_in_the_spec_error_format_and_change_nothing() {
         .unwrap();
     let status = resp.status();
     assert_json_error(status, &resp.text().await.unwrap(), 400);
+    // A form over 64 KiB.
+    let big = "x".repeat(70 * 1024);
+    let (s, b, _) = post_form(
+        &app,
+        "json",
+        &[("api_key", KEY), ("service_code", "idle_land"), ("lat", "39.7"), ("long", "117.3"), ("description", &big)],
+    )
+    .await;
+    assert_json_error(s, &b, 413);
     assert_eq!(tip_count(&app).await, 0, "nothing was stored");
     // A window of exactly 90 days is fine.
     let (s, _, b) =

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures_util::StreamExt;
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
@@ -14,6 +15,9 @@ use crate::db::entities::tips;
 use crate::state::AppState;
 use crate::tips::ratelimit::client_addr;
 use crate::tips::service as tip_service;
+
+/// Largest form a `POST requests` may send.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// Most requests one `GET requests` answers.
 pub const MAX_REQUESTS: u64 = 1000;
@@ -130,7 +134,7 @@ pub async fn create_request(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    mut payload: web::Payload,
 ) -> HttpResponse {
     let f = match format_of(&path) {
         Ok(f) => f,
@@ -141,6 +145,14 @@ pub async fn create_request(
             && !ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
         {
             return Err(O311Error::new(400, "send the request as application/x-www-form-urlencoded"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| O311Error::new(400, format!("the body broke off: {e}")))?;
+            if body.len() + chunk.len() > MAX_FORM_BYTES {
+                return Err(O311Error::new(413, format!("the form is larger than {MAX_FORM_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
         }
         let text = std::str::from_utf8(&body).map_err(|_| O311Error::new(400, "the body is not UTF-8"))?;
         let pairs = pairs(text)?;

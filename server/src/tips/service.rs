@@ -472,11 +472,28 @@ pub async fn list(state: &AppState, user: &AuthUser, f: &TipFilter) -> ApiResult
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = if more { rows.last().map(|r| r.id.to_string()) } else { None };
     let cases = cases_of(&state.db, &rows).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for m in &rows {
-        let case = m.case_id.and_then(|c| cases.get(&c));
-        items.push(staff_view(state, m, case, photos_of(&state.db, m.id).await?));
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut photos: std::collections::HashMap<Uuid, Vec<String>> = std::collections::HashMap::new();
+    for (record, sha) in photo_links::Entity::find()
+        .select_only()
+        .column(photo_links::Column::RecordId)
+        .column(photo_links::Column::Sha256)
+        .filter(photo_links::Column::RecordKind.eq("tip"))
+        .filter(photo_links::Column::RecordId.is_in(ids))
+        .order_by_asc(photo_links::Column::LinkedAt)
+        .into_tuple::<(Uuid, String)>()
+        .all(&state.db)
+        .await?
+    {
+        photos.entry(record).or_default().push(sha);
     }
+    let items = rows
+        .iter()
+        .map(|m| {
+            let case = m.case_id.and_then(|c| cases.get(&c));
+            staff_view(state, m, case, photos.remove(&m.id).unwrap_or_default())
+        })
+        .collect();
     Ok(TipPage { items, next_cursor })
 }
 
