@@ -11,10 +11,19 @@ use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// Largest tip body: a 4000-character description, ten photo hashes and a
+/// contact fit many times over.
+pub const MAX_TIP_BYTES: usize = 64 * 1024;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/tips").get(list).post(submit))
-        .service(web::resource("/tips/{id}").get(get))
-        .service(web::resource("/tips/{id}/triage").post(triage));
+    cfg.service(
+        web::resource("/tips")
+            .app_data(web::JsonConfig::default().limit(MAX_TIP_BYTES).error_handler(crate::error::json_error))
+            .get(list)
+            .post(submit),
+    )
+    .service(web::resource("/tips/{id}").get(get))
+    .service(web::resource("/tips/{id}/triage").post(triage));
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -36,7 +45,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 200, description = "A replay of an earlier submission with the same Idempotency-Key and body: nothing new was made", body = TipReceipt),
         (status = 400, description = "invalid_json (also unknown fields, wrong types)", body = ErrorBody),
         (status = 409, description = "idempotency_conflict: the key was used for a different tip", body = ErrorBody),
-        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 413, description = "payload_too_large: a body over 64 KiB", body = ErrorBody),
         (status = 422, description = "coordinate_out_of_range / validation_failed (description 1..4000 characters, too many photos, a bad photo hash, a bad header)", body = ErrorBody),
         (status = 429, description = "rate_limited, with `Retry-After` in seconds", body = ErrorBody)))]
 pub async fn submit(
