@@ -615,3 +615,52 @@ async fn a_tip_alert_reaches_no_other_town_by_any_channel() {
     assert!(pulled.contains(there["id"].as_str().unwrap()), "{pulled}");
     assert!(!pulled.contains(here["id"].as_str().unwrap()));
 }
+
+#[tokio::test]
+async fn the_same_key_sent_at_once_makes_one_tip() {
+    let app = TestApp::spawn_demo().await;
+    let body = tip_at(HAIBIN, "同时重发");
+    let answers = send_together(&app, &body).await;
+    let ids: std::collections::HashSet<String> = answers
+        .iter()
+        .map(|(status, r, _)| {
+            assert!(*status == 201 || *status == 200, "{status} {r}");
+            r["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert_eq!(answers.iter().filter(|(s, _, _)| *s == 201).count(), 1);
+    assert_eq!(count(&app, "tips").await, 1);
+    assert_eq!(count(&app, "alerts").await - count_case_alerts(&app).await, 1);
+}
+
+async fn send_together(app: &TestApp, body: &Value) -> Vec<(StatusCode, Value, Option<String>)> {
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (client, url, body) = (app.client.clone(), app.url("/api/v1/tips"), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let resp = client.post(url).header("Idempotency-Key", "race-key-1").json(&body).send().await.unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap(), None)
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+async fn count_case_alerts(app: &TestApp) -> i64 {
+    let row = app
+        .state
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT COUNT(*) FROM alerts WHERE tip_id IS NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
