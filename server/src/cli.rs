@@ -178,6 +178,9 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
             if let Some(a) = addr {
                 settings.server.addr = a;
             }
+            if with_demo && !settings.tips.open311_api_keys.iter().any(|k| k == demo::DEMO_OPEN311_KEY) {
+                settings.tips.open311_api_keys.push(demo::DEMO_OPEN311_KEY.to_owned());
+            }
             let state = build_state(settings).await?;
             if with_demo {
                 let report = demo::load(&state).await?;
@@ -188,6 +191,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
                     demo::PASSWORD,
                     report.users.join(", ")
                 );
+                println!("Open311 api_key: {}", demo::DEMO_OPEN311_KEY);
             }
             let app = Application::from_state(state)?;
             let host = app.state().settings.server.addr.ip();

@@ -318,9 +318,8 @@ impl Settings {
             ));
         }
         let t = &self.tips;
-        if !(t.duplicate_radius_m.is_finite() && t.duplicate_radius_m >= 0.0)
-            || !(1..=366).contains(&t.open311_max_window_days)
-        {
+        let radius_ok = t.duplicate_radius_m.is_finite() && t.duplicate_radius_m >= 0.0;
+        if !radius_ok || !(1..=366).contains(&t.open311_max_window_days) {
             return Err(SettingsError::Invalid(
                 "tips.duplicate_radius_m must be >= 0 and open311_max_window_days 1..366".into(),
             ));

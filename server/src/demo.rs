@@ -23,6 +23,8 @@ use crate::state::AppState;
 pub const PASSWORD: &str = "landpatrol-demo";
 /// Town boundaries shipped with the binary (approximate; see `server/demo/geo/README.md`).
 pub const TOWNS_GEOJSON: &str = include_str!("../demo/geo/baodi_towns_approx.geojson");
+/// The Open311 `api_key` that `serve --demo` accepts.
+pub const DEMO_OPEN311_KEY: &str = "landpatrol-demo-key";
 /// Stable id of the demo campaign.
 pub const CAMPAIGN_2017: Uuid = Uuid::from_u128(0x0193_0000_2017_7000_8000_0000_0000_2017);
 

@@ -97,7 +97,8 @@ impl ResponseError for ApiError {
         };
         let mut resp = HttpResponse::build(status);
         if matches!(status.as_u16(), 429 | 503) {
-            resp.insert_header(("Retry-After", "5"));
+            let secs = self.details.get("retry_after_secs").and_then(Value::as_u64).unwrap_or(5);
+            resp.insert_header(("Retry-After", secs.to_string()));
         }
         resp.json(body)
     }

@@ -49,6 +49,10 @@ impl Modify for BearerAuth {
         crate::alerts::routes::update_webhook, crate::alerts::routes::delete_webhook,
         crate::alerts::routes::webhook_deliveries, crate::alerts::routes::all_deliveries,
         crate::alerts::routes::retry_delivery,
+        crate::tips::routes::submit, crate::tips::routes::get, crate::tips::routes::list, crate::tips::routes::triage,
+        crate::open311::routes::discovery, crate::open311::routes::services, crate::open311::routes::definition,
+        crate::open311::routes::create_request, crate::open311::routes::list_requests,
+        crate::open311::routes::get_request, crate::open311::routes::token,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
@@ -58,6 +62,9 @@ impl Modify for BearerAuth {
         crate::photos::types::PhotoView, crate::photos::types::PhotoLinkView, crate::photos::types::ExifView,
         crate::photos::types::ExifGps,
         crate::alerts::AlertKind, crate::alerts::outbox::WebhookPayload,
+        crate::tips::types::NewTip, crate::tips::types::Contact, crate::tips::types::TipReceipt,
+        crate::tips::types::PublicTipView, crate::tips::types::TipView, crate::tips::types::TipPage,
+        crate::tips::types::DuplicateCandidate, crate::tips::types::TriageRequest,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -70,6 +77,8 @@ impl Modify for BearerAuth {
         (name = "uploads", description = "Resumable photo uploads (tus 1.0.0: creation, creation-with-upload, termination, checksum, expiration)"),
         (name = "alerts", description = "Town alerts: inbox, acknowledgement, live stream (Server-Sent Events)"),
         (name = "webhooks", description = "Per-town signed webhooks, delivery log and dead letters (see guides/town-offices.md)"),
+        (name = "tips", description = "Public tips (群众举报): anonymous reports with receipt tokens, triage by the town office"),
+        (name = "open311", description = "Open311 GeoReport v2 at /open311/v2/ (JSON and XML by the path suffix); errors are `[{\"code\", \"description\"}]`"),
     )
 )]
 pub struct ApiDoc;

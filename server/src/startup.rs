@@ -65,6 +65,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         hlc: Arc::new(std::sync::Mutex::new(hlc)),
         photos,
         alerts: Arc::new(crate::alerts::AlertHub::new(4096)),
+        tip_limits: Arc::new(crate::tips::ratelimit::TipLimits::default()),
     })
 }
 
@@ -100,7 +101,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(cases::routes::configure)
             .configure(crate::sync::routes::configure)
             .configure(crate::photos::routes::configure)
-            .configure(crate::alerts::routes::configure),
+            .configure(crate::alerts::routes::configure)
+            .configure(crate::tips::routes::configure),
     );
 }
 
@@ -145,6 +147,7 @@ impl Application {
                 // Before the /api/v1 scope, which would otherwise answer for /api/v1/openapi.json.
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
                 .configure(configure_api)
+                .configure(crate::open311::routes::configure)
                 .route(
                     "/docs",
                     web::get().to(|| async {

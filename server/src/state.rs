@@ -27,6 +27,8 @@ pub struct AppState {
     pub photos: Arc<PhotoRuntime>,
     /// Live fan-out of new alerts and the webhook worker's wake-up.
     pub alerts: Arc<AlertHub>,
+    /// Per-instance rate limits of public tips and anonymous photo uploads.
+    pub tip_limits: Arc<crate::tips::ratelimit::TipLimits>,
 }
 
 impl AppState {

@@ -9,7 +9,9 @@ use crate::coords;
 #[serde(rename_all = "lowercase")]
 pub enum Crs {
     /// WGS-84 / CGCS2000, what GPS and EXIF report. Storage uses this.
+    /// `cgcs2000` is accepted as a name of it (they differ by centimetres).
     #[default]
+    #[serde(alias = "cgcs2000")]
     Wgs84,
     /// GCJ-02, the offset system of AutoNavi and Tencent map SDKs.
     Gcj02,
@@ -30,7 +32,7 @@ impl Crs {
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "wgs84" => Some(Crs::Wgs84),
+            "wgs84" | "cgcs2000" => Some(Crs::Wgs84),
             "gcj02" => Some(Crs::Gcj02),
             "bd09" => Some(Crs::Bd09),
             _ => None,

@@ -116,6 +116,17 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/webhooks/{id}/deliveries", "get"),
         ("/api/v1/webhook-deliveries", "get"),
         ("/api/v1/webhook-deliveries/{id}/retry", "post"),
+        ("/api/v1/tips", "post"),
+        ("/api/v1/tips", "get"),
+        ("/api/v1/tips/{id}", "get"),
+        ("/api/v1/tips/{id}/triage", "post"),
+        ("/open311/v2/discovery.{format}", "get"),
+        ("/open311/v2/services.{format}", "get"),
+        ("/open311/v2/services/{service_code}.{format}", "get"),
+        ("/open311/v2/requests.{format}", "get"),
+        ("/open311/v2/requests.{format}", "post"),
+        ("/open311/v2/requests/{service_request_id}.{format}", "get"),
+        ("/open311/v2/tokens/{token}.{format}", "get"),
     ];
     for (path, method) in expected {
         assert!(

@@ -227,9 +227,9 @@ async fn checksums_offsets_and_versions_are_enforced() {
     // Another user's upload does not exist for them.
     let other = app.token("admin").await;
     assert_eq!(head(&app, &other, &url).await.0, 404);
-    // No token.
+    // No token: an anonymous caller (public tips) owns no one's upload.
     let resp = app.client.head(&url).header("Tus-Resumable", "1.0.0").send().await.unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.status(), 404);
 }
 
 fn sha1_of(b: &[u8]) -> Vec<u8> {

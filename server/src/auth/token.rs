@@ -41,6 +41,8 @@ pub struct Keys {
     pub issuer: String,
     pub audience: String,
     pub access_ttl_secs: i64,
+    /// Signs tip receipt tokens; derived from the JWT secret.
+    receipt_key: [u8; 32],
 }
 
 impl Keys {
@@ -58,7 +60,26 @@ impl Keys {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             access_ttl_secs: i64::try_from(access_ttl_secs).unwrap_or(900),
+            receipt_key: derive_key(secret, b"landpatrol tip receipt tokens v1"),
         }
+    }
+
+    /// The receipt token of a tip: an HMAC of its id, so the same tip always
+    /// has the same token (an idempotent replay returns it again) and no
+    /// token needs storing.
+    pub fn receipt_token(&self, tip: Uuid) -> String {
+        use hmac::Mac;
+        let digest =
+            receipt_mac(&self.receipt_key, tip).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
+        format!("lptr_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
+    }
+
+    /// Whether `token` is the receipt token of `tip` (compared in constant time).
+    pub fn verify_receipt(&self, tip: Uuid, token: &str) -> bool {
+        let Some(raw) = token.strip_prefix("lptr_") else { return false };
+        let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw) else { return false };
+        use hmac::Mac;
+        receipt_mac(&self.receipt_key, tip).is_some_and(|m| m.verify_slice(&bytes).is_ok())
     }
 
     /// Signs an access token.
@@ -70,6 +91,26 @@ impl Keys {
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
     }
+}
+
+fn derive_key(secret: &[u8], purpose: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    match hmac::Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(mut mac) => {
+            mac.update(purpose);
+            mac.finalize().into_bytes().into()
+        }
+        // HMAC takes keys of any length; this arm is never taken.
+        Err(_) => Sha256::digest([secret, purpose].concat()).into(),
+    }
+}
+
+/// HMAC takes keys of any length, so this is always `Some`.
+fn receipt_mac(key: &[u8; 32], tip: Uuid) -> Option<hmac::Hmac<Sha256>> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).ok()?;
+    mac.update(tip.as_bytes());
+    Some(mac)
 }
 
 /// A new opaque refresh token: `lprt_` and 256 random bits.
@@ -134,6 +175,20 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(&keys, 900)).unwrap())
         );
         assert!(keys.verify(&none).is_err());
+    }
+
+    #[test]
+    fn receipt_tokens_are_stable_and_bound_to_the_tip_and_key() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef", "landpatrol", "landpatrol-api", 900);
+        let tip = Uuid::now_v7();
+        let token = keys.receipt_token(tip);
+        assert_eq!(token, keys.receipt_token(tip));
+        assert!(keys.verify_receipt(tip, &token));
+        assert!(!keys.verify_receipt(Uuid::now_v7(), &token));
+        assert!(!keys.verify_receipt(tip, &token[..token.len() - 1]));
+        assert!(!keys.verify_receipt(tip, "lptr_!!"));
+        let other = Keys::new(b"ffffffffffffffffffffffffffffffff", "landpatrol", "landpatrol-api", 900);
+        assert!(!other.verify_receipt(tip, &token));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use super::body::{self, Digests, Ended};
 use super::service::{self, Incoming, check_hash};
 use super::types::PhotoView;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::db::entities::photos;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -52,7 +52,10 @@ pub async fn exists(state: web::Data<AppState>, _user: AuthUser, sha: web::Path<
 /// Sends a whole photo under its hash. The body streams to disk (never held in
 /// memory) up to `photos.max_upload_bytes`; the hash is verified and a
 /// mismatch keeps nothing. Sending a stored photo again is a no-op (`200`).
-#[utoipa::path(put, path = "/api/v1/photos/{sha256}", tag = "photos", security(("bearer" = [])),
+/// No login is needed (photos of public tips): anonymous uploads are rate
+/// limited per client address (`tips.photo_uploads_per_address_per_hour`,
+/// `429` with `Retry-After`) and answer without EXIF or links.
+#[utoipa::path(put, path = "/api/v1/photos/{sha256}", tag = "photos", security((), ("bearer" = [])),
     params(("sha256" = String, Path, description = "SHA-256 of the body, 64 lowercase hex characters")),
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The photo's original bytes, unchanged (JPEG, PNG, WebP or HEIC; any Content-Type)."),
     responses(
@@ -60,10 +63,11 @@ pub async fn exists(state: web::Data<AppState>, _user: AuthUser, sha: web::Path<
         (status = 200, description = "Already stored (a retry, or another phone sent it): nothing changed.", body = PhotoView),
         (status = 413, description = "Larger than the limit (`payload_too_large`).", body = landpatrol_sync::error::ErrorBody),
         (status = 415, description = "Not an accepted image (`photo_unrecognised`, `photo_format_unsupported`).", body = landpatrol_sync::error::ErrorBody),
-        (status = 422, description = "`photo_hash_mismatch`, `photo_empty`, `photo_too_large` (decompression bomb), `photo_corrupt`.", body = landpatrol_sync::error::ErrorBody)))]
+        (status = 422, description = "`photo_hash_mismatch`, `photo_empty`, `photo_too_large` (decompression bomb), `photo_corrupt`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 429, description = "`rate_limited` (anonymous uploads), with `Retry-After`.", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn put(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: MaybeAuthUser,
     sha: web::Path<String>,
     req: HttpRequest,
     mut payload: web::Payload,
@@ -75,9 +79,15 @@ pub async fn put(
     {
         return Err(too_large(limit));
     }
+    let user = user.0;
+    if user.is_none() {
+        // Anonymous (a public tip's photo): counted per client address.
+        let cfg = &state.settings.tips;
+        state.tip_limits.photo(cfg, crate::tips::ratelimit::client_addr(&req, cfg).as_deref())?;
+    }
     if let Some(p) = photos::Entity::find_by_id(sha.clone()).one(&state.db).await? {
         // Stored already: the body is not needed (a retry after a lost response).
-        return Ok(HttpResponse::Ok().json(service::view(&state, &user, p).await?));
+        return Ok(HttpResponse::Ok().json(view_for(&state, user.as_ref(), p).await?));
     }
     let path = state.photos.store.staging_dir().join(format!("put-{}", uuid::Uuid::new_v4().simple()));
     let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
@@ -107,9 +117,31 @@ pub async fn put(
     }
     drop(file);
     let incoming = Incoming { path, len: received.bytes, sha256: hex::encode(digests.sha256.finalize()) };
-    let (created, photo) = service::ingest(&state, Some(user.id), incoming, Some(&sha)).await?;
-    let view = service::view(&state, &user, photo).await?;
+    let (created, photo) = service::ingest(&state, user.as_ref().map(|u| u.id), incoming, Some(&sha)).await?;
+    let view = view_for(&state, user.as_ref(), photo).await?;
     Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+}
+
+/// The photo as the caller may see it: an anonymous uploader learns only
+/// that it is stored (never its EXIF or the records naming it: anyone can
+/// send any hash).
+async fn view_for(state: &AppState, user: Option<&AuthUser>, photo: photos::Model) -> ApiResult<PhotoView> {
+    match user {
+        Some(u) => service::view(state, u, photo).await,
+        None => Ok(PhotoView {
+            media_type: landpatrol_photo::Format::from_name(&photo.format).media_type().to_owned(),
+            sha256: photo.sha256,
+            size_bytes: photo.size_bytes,
+            width: None,
+            height: None,
+            uploaded_at: photo.uploaded_at,
+            exif: super::types::ExifView { status: "withheld".into(), ..Default::default() },
+            thumbnail: photo.thumbnail_status,
+            thumbnail_error: None,
+            links: Vec::new(),
+            evidence_flags: Vec::new(),
+        }),
+    }
 }
 
 pub fn too_large(limit: u64) -> ApiError {

@@ -1,6 +1,8 @@
 //! The tus 1.0.0 resumable upload protocol at `/api/v1/uploads`: core,
 //! creation (with upload), termination, checksum (sha1, sha256) and
-//! expiration. A finished upload becomes a photo under its SHA-256.
+//! expiration. A finished upload becomes a photo under its SHA-256. No login
+//! is needed (photos of public tips): anonymous uploads are owned by
+//! [`ANONYMOUS`] and rate limited per client address.
 //!
 //! Bytes are appended to a staging file and made durable before the offset is
 //! recorded, so after a crash the file is cut back to the recorded offset and
@@ -19,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::body::{self, Digests, Ended};
 use super::service::{self, Incoming, check_hash};
-use crate::auth::AuthUser;
+use crate::auth::MaybeAuthUser;
 use crate::db::entities::uploads;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -168,7 +170,7 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
 /// `Upload-Metadata` key `sha256` (base64 of the hex hash) is checked when the
 /// upload completes. A body with `Content-Type: application/offset+octet-stream`
 /// is the first chunk (creation-with-upload).
-#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security((), ("bearer" = [])),
     params(
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
         ("Upload-Length" = u64, Header, description = "Total bytes of the photo"),
@@ -180,21 +182,34 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
         (status = 413, description = "`payload_too_large`: Upload-Length beyond `Tus-Max-Size`.", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: MaybeAuthUser,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
     tus(create_upload(&state, &user, &req, payload).await)
 }
 
+/// The owner of an upload: the caller, or [`ANONYMOUS`].
+fn owner(user: &MaybeAuthUser) -> uuid::Uuid {
+    user.0.as_ref().map_or(ANONYMOUS, |u| u.id)
+}
+
+/// Owner of uploads started without a login (public tips). Their upload URL,
+/// 128 random bits, is what lets them continue it.
+pub const ANONYMOUS: uuid::Uuid = uuid::Uuid::nil();
+
 async fn create_upload(
     state: &AppState,
-    user: &AuthUser,
+    user: &MaybeAuthUser,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let h = req.headers();
     check_version(h)?;
+    if user.0.is_none() {
+        let cfg = &state.settings.tips;
+        state.tip_limits.photo(cfg, crate::tips::ratelimit::client_addr(req, cfg).as_deref())?;
+    }
     if h.contains_key("upload-defer-length") {
         return Err(bad_header("Upload-Defer-Length is not supported: send Upload-Length"));
     }
@@ -227,7 +242,7 @@ async fn create_upload(
         declared_sha256: Set(declared),
         sha256: Set(None),
         status: Set("active".into()),
-        created_by: Set(user.id),
+        created_by: Set(owner(user)),
         created_at: Set(now),
         expires_at: Set(now + expiry(state)),
     }
@@ -257,11 +272,11 @@ fn busy() -> ApiError {
 }
 
 /// The caller's upload; an expired one is removed and answers `upload_expired`.
-async fn load(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<uploads::Model> {
+async fn load(state: &AppState, user: &MaybeAuthUser, id: &str) -> ApiResult<uploads::Model> {
     let row = uploads::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
-        .filter(|u| u.created_by == user.id)
+        .filter(|u| u.created_by == owner(user))
         .ok_or_else(|| ApiError::not_found("upload"))?;
     if row.status == "active" && row.expires_at < Utc::now() {
         remove(state, &row).await?;
@@ -297,13 +312,18 @@ fn progress(row: &uploads::Model, status: StatusCode) -> HttpResponse {
 }
 
 /// Where an upload stands.
-#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "The upload id from `Location`"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
     responses(
         (status = 200, description = "`Upload-Offset` (resume from there), `Upload-Length`, `Upload-Metadata`, `Upload-Expires`; once complete also `Landpatrol-Photo-Sha256`."),
         (status = 404, description = "No such upload (or another user's)."),
         (status = 410, description = "Expired.")))]
-pub async fn head(state: web::Data<AppState>, user: AuthUser, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+pub async fn head(
+    state: web::Data<AppState>,
+    user: MaybeAuthUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
     tus(async {
         check_version(req.headers())?;
         let mut row = load(&state, &user, &id).await?;
@@ -326,7 +346,7 @@ pub async fn head(state: web::Data<AppState>, user: AuthUser, req: HttpRequest, 
 }
 
 /// Sends the next bytes of an upload at `Upload-Offset`.
-#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
     params(
         ("id" = String, Path, description = "The upload id from `Location`"),
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
@@ -343,7 +363,7 @@ pub async fn head(state: web::Data<AppState>, user: AuthUser, req: HttpRequest, 
         (status = 460, description = "`checksum_mismatch`: the chunk was discarded.", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn patch(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: MaybeAuthUser,
     req: HttpRequest,
     id: web::Path<String>,
     payload: web::Payload,
@@ -466,7 +486,14 @@ async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Mod
     }
     let sha256 = hash_file(path.clone()).await?;
     let incoming = Incoming { path, len: length_of(&row), sha256 };
-    match service::ingest(state, Some(row.created_by), incoming, row.declared_sha256.as_deref()).await {
+    match service::ingest(
+        state,
+        Some(row.created_by).filter(|u| *u != ANONYMOUS),
+        incoming,
+        row.declared_sha256.as_deref(),
+    )
+    .await
+    {
         Ok((_, photo)) => {
             let mut m: uploads::ActiveModel = row.into();
             m.status = Set("complete".into());
@@ -483,7 +510,7 @@ async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Mod
 
 /// For clients that can only `POST`: `X-HTTP-Method-Override: PATCH`, `HEAD` or
 /// `DELETE` makes this request that method (tus core).
-#[utoipa::path(post, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
     params(
         ("id" = String, Path, description = "The upload id from `Location`"),
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
@@ -495,7 +522,7 @@ async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Mod
         (status = 405, description = "No or another override (`method_not_allowed`).", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn overridden(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: MaybeAuthUser,
     req: HttpRequest,
     id: web::Path<String>,
     payload: web::Payload,
@@ -512,13 +539,13 @@ pub async fn overridden(
 }
 
 /// Abandons an upload and removes its bytes (tus termination).
-#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "The upload id"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
     responses((status = 204, description = "Removed."), (status = 404, description = "No such upload.", body = landpatrol_sync::error::ErrorBody),
         (status = 423, description = "`upload_in_progress`.", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn terminate(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: MaybeAuthUser,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {

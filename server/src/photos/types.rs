@@ -17,7 +17,7 @@ pub struct ExifGps {
 /// a 0,0 or NaN position treated as no fix).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct ExifView {
-    /// `found`, `absent` or `unreadable`.
+    /// `found`, `absent` or `unreadable`; `withheld` in the answer to an anonymous upload.
     pub status: String,
     /// Why the EXIF block could not be read, when `unreadable`.
     #[serde(skip_serializing_if = "Option::is_none")]
