@@ -73,6 +73,7 @@ pub async fn load(state: &AppState) -> ApiResult<DemoReport> {
             idle_land_deadline: date(2017, 10, 31)?,
             patrol_days: Some(i32::try_from(c.patrol_deadline_days).unwrap_or(7)),
             tip_days: Some(i32::try_from(c.tip_deadline_days).unwrap_or(15)),
+            targets: None,
         },
         (c.patrol_deadline_days, c.tip_deadline_days),
         None,

@@ -15,6 +15,7 @@ pub mod open311;
 pub mod openapi;
 pub mod ops;
 pub mod photos;
+pub mod reports;
 pub mod startup;
 pub mod state;
 pub mod sync;

@@ -102,6 +102,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(crate::sync::routes::configure)
             .configure(crate::photos::routes::configure)
             .configure(crate::alerts::routes::configure)
+            .configure(crate::reports::routes::configure)
             .configure(crate::tips::routes::configure),
     );
 }

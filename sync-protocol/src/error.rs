@@ -118,6 +118,7 @@ error_codes! {
     IdempotencyConflict = ("idempotency_conflict", 409, "The `Idempotency-Key` was used before for a different request; nothing was created."),
     TipAlreadyTriaged = ("tip_already_triaged", 409, "The tip was triaged before; `details.status` and `details.case_id` say how."),
     WebhookUrlInvalid = ("webhook_url_invalid", 422, "A webhook URL must be an absolute http or https URL with a host, without credentials."),
+    UnknownCampaign = ("unknown_campaign", 404, "No campaign has this id (or there is no campaign at all)."),
     RateLimited = ("rate_limited", 429, "Too many requests; retry after the `Retry-After` seconds."),
     ServiceUnavailable = ("service_unavailable", 503, "A dependency (the database) is unreachable; retry later."),
     InternalError = ("internal_error", 500, "An unexpected server error; nothing more is said."),

@@ -11,6 +11,7 @@ mod concurrency;
 mod open311;
 mod ops;
 mod photos;
+mod reports;
 mod routing;
 mod scope;
 mod sync;

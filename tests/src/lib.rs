@@ -4,6 +4,7 @@
 //! server URL such as `postgres://postgres@127.0.0.1:5432`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ledger;
 pub mod live;
 pub mod sim;
 

@@ -1,6 +1,7 @@
 //! Enforcement campaigns and the deadlines they set.
 
 pub mod routes;
+pub mod targets;
 
 use chrono::{Duration, NaiveDate, Utc};
 use landpatrol_sync::{CaseSource, Role};
@@ -32,6 +33,8 @@ pub struct CampaignView {
     pub patrol_days: i32,
     /// Days a case from a public tip has.
     pub tip_days: i32,
+    /// What the campaign measures (the standard 2017 targets when it names none).
+    pub targets: Vec<targets::Target>,
     pub rev: i64,
 }
 
@@ -49,6 +52,8 @@ pub struct NewCampaign {
     pub idle_land_deadline: NaiveDate,
     pub patrol_days: Option<i32>,
     pub tip_days: Option<i32>,
+    /// The targets; left out: the standard targets of the 2017 plan.
+    pub targets: Option<Vec<targets::Target>>,
 }
 
 impl From<campaigns::Model> for CampaignView {
@@ -69,8 +74,14 @@ fn view(m: campaigns::Model) -> CampaignView {
         idle_land_deadline: m.idle_land_deadline,
         patrol_days: m.patrol_days,
         tip_days: m.tip_days,
+        targets: targets_of(&m.targets),
         rev: m.rev,
     }
+}
+
+/// A stored campaign's targets (the standard ones when it names none).
+pub fn targets_of(stored: &Option<serde_json::Value>) -> Vec<targets::Target> {
+    stored.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_else(targets::standard)
 }
 
 /// Creates a campaign; a retry with the same id returns the existing one.
@@ -91,6 +102,9 @@ pub async fn create(
     if !(1..=365).contains(&patrol_days) || !(1..=365).contains(&tip_days) {
         return Err(ApiError::field("patrol_days", "patrol_days and tip_days must be 1 to 365"));
     }
+    if let Some(t) = &req.targets {
+        targets::check(t)?;
+    }
     let id = req.id.unwrap_or_else(Uuid::now_v7);
     if let Some(existing) = campaigns::Entity::find_by_id(id).one(db).await? {
         return Ok(view(existing));
@@ -107,6 +121,7 @@ pub async fn create(
         idle_land_deadline: Set(req.idle_land_deadline),
         patrol_days: Set(patrol_days),
         tip_days: Set(tip_days),
+        targets: Set(req.targets.map(|t| json!(t))),
         rev: Set(1),
         seq: Set(db::next_seq(db).await?),
         deleted: Set(false),

@@ -129,6 +129,8 @@ pub mod campaigns {
         pub idle_land_deadline: Date,
         pub patrol_days: i32,
         pub tip_days: i32,
+        /// The campaign's targets (`campaigns::targets::Target`); null: the standard ones.
+        pub targets: Option<Json>,
         pub rev: i64,
         pub seq: i64,
         pub deleted: bool,

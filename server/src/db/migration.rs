@@ -9,7 +9,13 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Foundation), Box::new(M0002Sync), Box::new(M0003Photos), Box::new(M0004Alerts)]
+        vec![
+            Box::new(M0001Foundation),
+            Box::new(M0002Sync),
+            Box::new(M0003Photos),
+            Box::new(M0004Alerts),
+            Box::new(M0007Reports),
+        ]
     }
 }
 
@@ -519,6 +525,26 @@ impl MigrationTrait for M0004Alerts {
         m.create_index(index("idx_tips_idempotency", "tips", &["idempotency_key"]).unique().to_owned()).await?;
         m.create_index(index("idx_tips_town", "tips", &["town_id", "created_at"])).await?;
         m.create_index(index("idx_tips_created", "tips", &["created_at"])).await?;
+        Ok(())
+    }
+}
+
+struct M0007Reports;
+
+impl MigrationName for M0007Reports {
+    fn name(&self) -> &str {
+        "m0007_reports"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0007Reports {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(t("campaigns")).add_column(json_binary_null(t("targets"))).to_owned())
+            .await?;
+        // Reports reconstruct past states from the ledger: status changes by time.
+        m.create_index(index("idx_case_events_status_at", "case_events", &["to_status", "at"])).await?;
+        m.create_index(index("idx_cases_campaign", "cases", &["campaign_id"])).await?;
         Ok(())
     }
 }

@@ -1,0 +1,135 @@
+//! Campaign progress for the monthly meeting (月例会): per town and for the
+//! district, from the ledger, for any date.
+
+pub mod render;
+pub mod routes;
+pub mod service;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::towns::TownRef;
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProgressReport {
+    pub campaign: CampaignRef,
+    /// The day the report describes (end of that day, Baodi time).
+    pub as_of: NaiveDate,
+    /// The campaign period up to `as_of`.
+    pub period_from: NaiveDate,
+    pub period_to: NaiveDate,
+    /// Whether the state was reconstructed from the ledger (a past `as_of`).
+    pub reconstructed: bool,
+    pub generated_at: DateTime<Utc>,
+    /// One section per town in scope (and the unassigned queue for the bureau).
+    pub towns: Vec<TownProgress>,
+    /// The whole district (the bureau, the leadership group); null for a town office.
+    pub district: Option<TownProgress>,
+}
+
+/// The campaign a report is about.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CampaignRef {
+    pub id: Uuid,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+/// Counts of cases by status.
+pub type StatusCounts = BTreeMap<String, i64>;
+
+/// One town's progress (or the district's, `town` null and `district` true).
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct TownProgress {
+    /// Null: the district total, or the unassigned queue (`unassigned` true).
+    pub town: Option<TownRef>,
+    pub unassigned: bool,
+    /// Cases of the campaign on `as_of`, by source then status (with `total`).
+    #[schema(value_type = Object)]
+    pub cases_by_source: BTreeMap<String, StatusCounts>,
+    pub cases_total: i64,
+    /// Cases still owing work (reported, registered, rectifying).
+    pub open: i64,
+    /// Cases entered in the period.
+    pub opened_in_period: i64,
+    /// Cases closed (销号) in the period.
+    pub closed_in_period: i64,
+    /// Cases dismissed in the period.
+    pub dismissed_in_period: i64,
+    pub overdue: Overdue,
+    /// Cases on the ledger (registered or further, not dismissed): the denominator of the rates.
+    pub on_ledger: i64,
+    /// Share of the ledger rectified or further (rectified, accepted, closed).
+    pub rectified_rate: Option<f64>,
+    /// Share of the ledger accepted on site or closed.
+    pub accepted_rate: Option<f64>,
+    pub investigation: InvestigationSummary,
+    pub targets: Vec<TargetStatus>,
+}
+
+/// Open cases past their deadline.
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct Overdue {
+    pub count: i64,
+    pub max_days: i64,
+    pub total_days: i64,
+    /// Most overdue first.
+    pub cases: Vec<OverdueCase>,
+}
+
+/// One overdue case.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OverdueCase {
+    pub id: Uuid,
+    pub case_number: String,
+    pub source: String,
+    pub status: String,
+    pub deadline: NaiveDate,
+    pub days_overdue: i64,
+}
+
+/// 查事又查人: what was done about the people, not only the land.
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct InvestigationSummary {
+    /// Confiscated illegal gains, fen (0.01 yuan).
+    pub confiscated_gains_fen: i64,
+    pub cases_with_confiscation: i64,
+    /// Disciplinary actions taken (entries).
+    pub disciplinary_actions: i64,
+    pub judicial_referrals: i64,
+    /// Typical cases publicised.
+    pub publicised: i64,
+}
+
+/// Where a target stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// Achieved.
+    Met,
+    /// Not achieved yet, and the pace so far reaches it in time.
+    OnTrack,
+    /// Not achieved yet, and the pace so far does not reach it in time.
+    AtRisk,
+    /// Its deadline has passed without it.
+    NotMet,
+    /// Nothing to measure (no cases of the kind).
+    NotApplicable,
+}
+
+/// One target, evaluated.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TargetStatus {
+    pub kind: String,
+    pub label: String,
+    pub state: TargetState,
+    /// The figures behind the state, in words.
+    pub detail: String,
+    pub deadline: Option<NaiveDate>,
+}

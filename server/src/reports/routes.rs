@@ -1,0 +1,109 @@
+//! `GET /reports/progress` (JSON), `.csv` and `.html`.
+
+use actix_web::{HttpResponse, web};
+use landpatrol_sync::ErrorCode;
+use landpatrol_sync::error::ErrorBody;
+
+use super::service::{self, ReportQuery};
+use super::{ProgressReport, render};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/reports/progress").get(progress))
+        .service(web::resource("/reports/progress.json").get(progress_json))
+        .service(web::resource("/reports/progress.csv").get(progress_csv))
+        .service(web::resource("/reports/progress.html").get(progress_html));
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Csv,
+    Html,
+}
+
+async fn answer(state: &AppState, user: &AuthUser, q: &ReportQuery, format: Format) -> ApiResult<HttpResponse> {
+    let report = service::progress(state, user, q).await?;
+    let stem = format!("progress-{}", report.as_of);
+    Ok(match format {
+        Format::Json => HttpResponse::Ok().json(report),
+        Format::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{stem}.csv\"")))
+            .body(render::csv(&report)),
+        Format::Html => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(render::html(&report)),
+    })
+}
+
+/// Campaign progress per town and for the district, for the monthly
+/// meeting: cases by source × status, opened / closed / dismissed in the
+/// period, overdue cases with days overdue, rectified and accepted rates, the
+/// investigation summary (查事又查人) and every target of the campaign as
+/// `met`, `on_track`, `at_risk`, `not_met` or `not_applicable`. A past
+/// `as_of` is reconstructed from the ledger, so last month's report comes out
+/// the same today. `format=csv|html` (or the `.csv` / `.html` paths) give a
+/// spreadsheet (UTF-8 with BOM) or a printable page of the same report.
+#[utoipa::path(get, path = "/api/v1/reports/progress", tag = "reports", security(("bearer" = [])), params(ReportQuery),
+    responses(
+        (status = 200, body = ProgressReport, description = "JSON; CSV (`text/csv`) or HTML (`text/html`) with `format`"),
+        (status = 400, description = "invalid_query: as_of not a date or in the future, bad format", body = ErrorBody),
+        (status = 403, description = "forbidden (inspectors) / out_of_scope (another town)", body = ErrorBody),
+        (status = 404, description = "unknown_campaign", body = ErrorBody),
+        (status = 422, description = "unknown_town", body = ErrorBody)))]
+pub async fn progress(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<ReportQuery>,
+) -> ApiResult<HttpResponse> {
+    let format = match q.format.as_deref().map(str::trim) {
+        None | Some("" | "json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some("html") => Format::Html,
+        Some(other) => {
+            return Err(ApiError::new(ErrorCode::InvalidQuery, format!("format {other:?} is not json, csv or html"))
+                .with_details(serde_json::json!({ "field": "format" })));
+        }
+    };
+    answer(&state, &user, &q, format).await
+}
+
+/// The progress report as JSON.
+#[utoipa::path(get, path = "/api/v1/reports/progress.json", tag = "reports", security(("bearer" = [])), params(ReportQuery),
+    responses((status = 200, body = ProgressReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn progress_json(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<ReportQuery>,
+) -> ApiResult<HttpResponse> {
+    answer(&state, &user, &q, Format::Json).await
+}
+
+/// The progress report as CSV: UTF-8 with a byte-order mark (Excel opens the
+/// Chinese headers correctly), CRLF lines, one row per town then the district.
+#[utoipa::path(get, path = "/api/v1/reports/progress.csv", tag = "reports", security(("bearer" = [])), params(ReportQuery),
+    responses((status = 200, content_type = "text/csv", body = String,
+        example = json!("\u{feff}as_of 截至,town_code 街镇代码,town 街镇,cases 案件,open 未办结,…\r\n2017-06-30,120115001,海滨街道,12,5,…\r\n")),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn progress_csv(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<ReportQuery>,
+) -> ApiResult<HttpResponse> {
+    answer(&state, &user, &q, Format::Csv).await
+}
+
+/// The progress report as a printable HTML page (summary table, targets and
+/// overdue cases per town).
+#[utoipa::path(get, path = "/api/v1/reports/progress.html", tag = "reports", security(("bearer" = [])), params(ReportQuery),
+    responses((status = 200, content_type = "text/html", body = String),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn progress_html(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<ReportQuery>,
+) -> ApiResult<HttpResponse> {
+    answer(&state, &user, &q, Format::Html).await
+}

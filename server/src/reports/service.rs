@@ -1,0 +1,529 @@
+//! Computing the progress report. The current state comes from the cases;
+//! a past `as_of` is reconstructed from the ledger (挂账销号), which is
+//! append-only: the status each case had at the end of that day is its last
+//! status change before then, and the town and investigation fields it had
+//! are the `before` values of the first change after then.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use landpatrol_sync::{CaseSource, CaseStatus, ErrorCode, Role};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::*;
+use crate::auth::{AuthUser, Scope};
+use crate::campaigns::targets::Target;
+use crate::db::entities::{campaigns, case_events, cases};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Who reads progress reports: town offices (their town), the bureau and the leadership group.
+pub const READERS: &[Role] = &[Role::TownOfficer, Role::BureauAdmin, Role::Verifier];
+
+/// Report parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// Campaign id; left out: the campaign covering `as_of` (else the latest).
+    pub campaign: Option<String>,
+    /// The day to report on, `YYYY-MM-DD` (Baodi time); left out: today. A past day is reconstructed from the ledger.
+    pub as_of: Option<String>,
+    /// One town (id or code); a town officer gets the own town only.
+    pub town: Option<String>,
+    /// `json` (default), `csv` or `html` (also chosen by the path suffix).
+    pub format: Option<String>,
+}
+
+fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery, message).with_details(serde_json::json!({ "field": field }))
+}
+
+/// The instant a Baodi calendar day ends.
+pub fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
+    start_of_day(day + Duration::days(1))
+}
+
+/// The instant a Baodi calendar day starts.
+pub fn start_of_day(day: NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    match FixedOffset::east_opt(8 * 3600).map(|o| o.from_local_datetime(&midnight)) {
+        Some(chrono::LocalResult::Single(t)) => t.with_timezone(&Utc),
+        _ => midnight.and_utc(),
+    }
+}
+
+/// One case as the report needs it, on `as_of`.
+#[derive(Clone, Debug)]
+pub struct Fact {
+    pub id: Uuid,
+    pub case_number: String,
+    pub source: CaseSource,
+    pub status: CaseStatus,
+    pub town: Option<Uuid>,
+    pub deadline: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub gains_fen: Option<i64>,
+    pub disciplinary: i64,
+    pub judicial: bool,
+    pub publicised: bool,
+    /// First time the case was rectified / dismissed, before the cut-off.
+    pub first_rectified: Option<DateTime<Utc>>,
+    pub first_dismissed: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CaseRow {
+    id: Uuid,
+    case_number: String,
+    source: String,
+    status: String,
+    town_id: Option<Uuid>,
+    deadline: Option<NaiveDate>,
+    created_at: DateTime<Utc>,
+    deleted: bool,
+    confiscated_gains_fen: Option<i64>,
+    disciplinary_actions: Value,
+    judicial_referral: bool,
+    publicised: bool,
+}
+
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+fn count_entries(v: &Value) -> i64 {
+    v.as_array().map_or(0, |a| i64::try_from(a.len()).unwrap_or(i64::MAX))
+}
+
+/// The campaign's cases as they stood at the end of `as_of`.
+pub async fn facts(
+    conn: &impl ConnectionTrait,
+    campaign: Uuid,
+    as_of: NaiveDate,
+    reconstruct: bool,
+) -> ApiResult<Vec<Fact>> {
+    let cutoff = end_of_day(as_of);
+    let rows = cases::Entity::find()
+        .select_only()
+        .columns([
+            cases::Column::Id,
+            cases::Column::CaseNumber,
+            cases::Column::Source,
+            cases::Column::Status,
+            cases::Column::TownId,
+            cases::Column::Deadline,
+            cases::Column::CreatedAt,
+            cases::Column::Deleted,
+            cases::Column::ConfiscatedGainsFen,
+            cases::Column::DisciplinaryActions,
+            cases::Column::JudicialReferral,
+            cases::Column::Publicised,
+        ])
+        .filter(cases::Column::CampaignId.eq(campaign))
+        .filter(cases::Column::CreatedAt.lt(cutoff))
+        .into_model::<CaseRow>()
+        .all(conn)
+        .await?;
+    let backend = conn.get_database_backend();
+    let p1 = placeholder(backend, 1);
+
+    // First rectification and dismissal of each case before the cut-off.
+    let sql = format!(
+        "SELECT case_id, to_status, MIN(at) FROM case_events WHERE to_status IN ('rectified', 'dismissed') \
+         AND at < {p1} GROUP BY case_id, to_status"
+    );
+    let mut firsts: HashMap<(Uuid, bool), DateTime<Utc>> = HashMap::new();
+    for r in conn.query_all_raw(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await? {
+        let (id, status, at): (Uuid, String, DateTime<Utc>) =
+            (r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?);
+        firsts.insert((id, status == "rectified"), at);
+    }
+
+    let mut status_then: HashMap<Uuid, String> = HashMap::new();
+    let mut withdrawn: HashSet<Uuid> = HashSet::new();
+    let mut reverse: HashMap<Uuid, serde_json::Map<String, Value>> = HashMap::new();
+    if reconstruct {
+        // The last status change of each case before the cut-off.
+        let sql = format!(
+            "SELECT e.case_id, e.to_status FROM case_events e JOIN (SELECT case_id, MAX(id) AS mid FROM case_events \
+             WHERE to_status IS NOT NULL AND at < {p1} GROUP BY case_id) m ON e.id = m.mid"
+        );
+        for r in conn.query_all_raw(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await? {
+            status_then.insert(r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+        }
+        let gone = case_events::Entity::find()
+            .select_only()
+            .column(case_events::Column::CaseId)
+            .filter(case_events::Column::Action.eq("withdrawn"))
+            .filter(case_events::Column::At.lt(cutoff))
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?;
+        withdrawn.extend(gone);
+        // Fields changed after the cut-off: the first change's `before` is the value then.
+        let later = case_events::Entity::find()
+            .select_only()
+            .columns([case_events::Column::CaseId, case_events::Column::Before])
+            .filter(case_events::Column::Action.is_in(["updated", "relocated", "reassigned"]))
+            .filter(case_events::Column::At.gte(cutoff))
+            .order_by_desc(case_events::Column::Id)
+            .into_tuple::<(Uuid, Option<Value>)>()
+            .all(conn)
+            .await?;
+        // Newest first: each earlier change overwrites, so the first change after the cut-off wins.
+        for (id, before) in later {
+            if let Some(Value::Object(fields)) = before {
+                let entry = reverse.entry(id).or_default();
+                for (k, v) in fields {
+                    entry.insert(k, v);
+                }
+            }
+        }
+    }
+
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let (status, town, gains, disc, judicial, publicised) = if reconstruct {
+            if withdrawn.contains(&r.id) {
+                continue;
+            }
+            let back = reverse.get(&r.id);
+            let field = |k: &str| back.and_then(|b| b.get(k));
+            let town = match field("town_id") {
+                Some(v) => serde_json::from_value::<Option<Uuid>>(v.clone()).unwrap_or(r.town_id),
+                None => r.town_id,
+            };
+            (
+                status_then.get(&r.id).cloned().unwrap_or_else(|| CaseStatus::Reported.as_str().to_owned()),
+                town,
+                field("confiscated_gains_fen").map_or(r.confiscated_gains_fen, Value::as_i64),
+                field("disciplinary_actions").map_or_else(|| count_entries(&r.disciplinary_actions), count_entries),
+                field("judicial_referral").map_or(r.judicial_referral, |v| v.as_bool().unwrap_or(false)),
+                field("publicised").map_or(r.publicised, |v| v.as_bool().unwrap_or(false)),
+            )
+        } else {
+            if r.deleted {
+                continue;
+            }
+            (
+                r.status.clone(),
+                r.town_id,
+                r.confiscated_gains_fen,
+                count_entries(&r.disciplinary_actions),
+                r.judicial_referral,
+                r.publicised,
+            )
+        };
+        let (Some(source), Some(status)) = (CaseSource::parse(&r.source), CaseStatus::parse(&status)) else {
+            continue;
+        };
+        out.push(Fact {
+            id: r.id,
+            case_number: r.case_number,
+            source,
+            status,
+            town,
+            deadline: r.deadline,
+            created_at: r.created_at,
+            gains_fen: gains,
+            disciplinary: disc,
+            judicial,
+            publicised,
+            first_rectified: firsts.get(&(r.id, true)).copied(),
+            first_dismissed: firsts.get(&(r.id, false)).copied(),
+        });
+    }
+    Ok(out)
+}
+
+/// Cases closed and dismissed in `[from, to]`, by case.
+async fn ends_in_period(
+    conn: &impl ConnectionTrait,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<HashMap<Uuid, (bool, bool)>> {
+    let rows = case_events::Entity::find()
+        .select_only()
+        .columns([case_events::Column::CaseId, case_events::Column::ToStatus])
+        .filter(case_events::Column::ToStatus.is_in(["closed", "dismissed"]))
+        .filter(case_events::Column::At.gte(start_of_day(from)))
+        .filter(case_events::Column::At.lt(end_of_day(to)))
+        .into_tuple::<(Uuid, Option<String>)>()
+        .all(conn)
+        .await?;
+    let mut out: HashMap<Uuid, (bool, bool)> = HashMap::new();
+    for (id, status) in rows {
+        let e = out.entry(id).or_default();
+        match status.as_deref() {
+            Some("closed") => e.0 = true,
+            Some("dismissed") => e.1 = true,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn eliminated(s: CaseStatus) -> bool {
+    matches!(s, CaseStatus::Rectified | CaseStatus::Accepted | CaseStatus::Closed | CaseStatus::Dismissed)
+}
+
+fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The deadline a campaign sets for a source (patrol and tip cases have their own).
+fn source_deadline(c: &campaigns::Model, source: CaseSource) -> Option<NaiveDate> {
+    match source {
+        CaseSource::Satellite => Some(c.satellite_deadline),
+        CaseSource::Legacy => Some(c.legacy_deadline),
+        CaseSource::IdleLand => Some(c.idle_land_deadline),
+        CaseSource::Patrol | CaseSource::Tip => None,
+    }
+}
+
+/// Evaluates one case-based target over `facts` (one town's, or all).
+pub fn evaluate(c: &campaigns::Model, target: &Target, facts: &[&Fact], as_of: NaiveDate) -> TargetStatus {
+    let (state, detail, deadline) = match target {
+        Target::EliminateByDeadline { sources, .. } => {
+            let mine: Vec<&&Fact> = facts.iter().filter(|f| sources.contains(&f.source)).collect();
+            let deadline = sources.iter().filter_map(|s| source_deadline(c, *s)).max().unwrap_or(c.ends_on);
+            let cut = end_of_day(deadline.min(as_of));
+            let done = mine
+                .iter()
+                .filter(|f| {
+                    eliminated(f.status) && [f.first_rectified, f.first_dismissed].iter().flatten().any(|at| *at < cut)
+                })
+                .count() as i64;
+            let total = mine.len() as i64;
+            let detail = format!("{done} of {total} eliminated by {}", deadline.min(as_of));
+            let state = if total == 0 {
+                TargetState::NotApplicable
+            } else if done == total {
+                TargetState::Met
+            } else if as_of >= deadline {
+                TargetState::NotMet
+            } else {
+                pace(c.starts_on, as_of, deadline, done, total)
+            };
+            (state, detail, Some(deadline))
+        }
+        Target::RectifiedWithinDeadline { sources, min_share, .. } => {
+            // Cases whose deadline has come by `as_of`: rectified (or dismissed) by it?
+            let due: Vec<&&Fact> = facts
+                .iter()
+                .filter(|f| sources.contains(&f.source) && f.deadline.is_some_and(|d| d <= as_of))
+                .collect();
+            let in_time = due
+                .iter()
+                .filter(|f| {
+                    let cut = f.deadline.map(end_of_day);
+                    [f.first_rectified, f.first_dismissed].iter().flatten().any(|at| cut.is_some_and(|c| *at < c))
+                })
+                .count() as i64;
+            let total = due.len() as i64;
+            let share = rate(in_time, total);
+            let detail = match share {
+                Some(s) => format!("{in_time} of {total} due were rectified in time ({:.1}%)", s * 100.0),
+                None => "no case has reached its deadline yet".to_owned(),
+            };
+            let state = match share {
+                None => TargetState::NotApplicable,
+                Some(s) if s + 1e-9 >= *min_share => {
+                    if as_of >= c.ends_on {
+                        TargetState::Met
+                    } else {
+                        TargetState::OnTrack
+                    }
+                }
+                Some(_) if as_of >= c.ends_on => TargetState::NotMet,
+                Some(_) => TargetState::AtRisk,
+            };
+            (state, detail, None)
+        }
+        Target::IdleLandDynamicClearance { .. } | Target::SupplyRate { .. } => {
+            (TargetState::NotApplicable, "measured from the idle-land and land-supply records".to_owned(), None)
+        }
+    };
+    TargetStatus { kind: target.kind().to_owned(), label: target.label().to_owned(), state, detail, deadline }
+}
+
+/// Before a deadline: on track when the pace since the campaign start reaches the total by the deadline.
+fn pace(start: NaiveDate, as_of: NaiveDate, deadline: NaiveDate, done: i64, total: i64) -> TargetState {
+    let elapsed = (as_of - start).num_days().max(1) as f64;
+    let span = (deadline - start).num_days().max(1) as f64;
+    if done as f64 / elapsed * span >= total as f64 { TargetState::OnTrack } else { TargetState::AtRisk }
+}
+
+/// Aggregates one group of facts into a section.
+pub fn section(
+    c: &campaigns::Model,
+    targets: &[Target],
+    facts: &[&Fact],
+    ends: &HashMap<Uuid, (bool, bool)>,
+    from: NaiveDate,
+    as_of: NaiveDate,
+) -> TownProgress {
+    let mut p = TownProgress::default();
+    let from_at = start_of_day(from);
+    for f in facts {
+        let by = p.cases_by_source.entry(f.source.as_str().to_owned()).or_default();
+        *by.entry(f.status.as_str().to_owned()).or_default() += 1;
+        *by.entry("total".to_owned()).or_default() += 1;
+        p.cases_total += 1;
+        if f.status.is_open() {
+            p.open += 1;
+            if let Some(d) = f.deadline.filter(|d| *d < as_of) {
+                let days = (as_of - d).num_days();
+                p.overdue.count += 1;
+                p.overdue.total_days += days;
+                p.overdue.max_days = p.overdue.max_days.max(days);
+                p.overdue.cases.push(OverdueCase {
+                    id: f.id,
+                    case_number: f.case_number.clone(),
+                    source: f.source.as_str().to_owned(),
+                    status: f.status.as_str().to_owned(),
+                    deadline: d,
+                    days_overdue: days,
+                });
+            }
+        }
+        if f.created_at >= from_at {
+            p.opened_in_period += 1;
+        }
+        if let Some((closed, dismissed)) = ends.get(&f.id) {
+            p.closed_in_period += i64::from(*closed);
+            p.dismissed_in_period += i64::from(*dismissed);
+        }
+        if !matches!(f.status, CaseStatus::Reported | CaseStatus::Dismissed) {
+            p.on_ledger += 1;
+        }
+        let inv = &mut p.investigation;
+        if let Some(g) = f.gains_fen.filter(|g| *g > 0) {
+            inv.confiscated_gains_fen += g;
+            inv.cases_with_confiscation += 1;
+        }
+        inv.disciplinary_actions += f.disciplinary;
+        inv.judicial_referrals += i64::from(f.judicial);
+        inv.publicised += i64::from(f.publicised);
+    }
+    let rectified = facts
+        .iter()
+        .filter(|f| matches!(f.status, CaseStatus::Rectified | CaseStatus::Accepted | CaseStatus::Closed))
+        .count() as i64;
+    let accepted =
+        facts.iter().filter(|f| matches!(f.status, CaseStatus::Accepted | CaseStatus::Closed)).count() as i64;
+    p.rectified_rate = rate(rectified, p.on_ledger);
+    p.accepted_rate = rate(accepted, p.on_ledger);
+    p.overdue.cases.sort_by(|a, b| b.days_overdue.cmp(&a.days_overdue).then(a.case_number.cmp(&b.case_number)));
+    p.targets = targets.iter().map(|t| evaluate(c, t, facts, as_of)).collect();
+    p
+}
+
+fn parse_day(field: &str, raw: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| bad_query(field, format!("{field} must be YYYY-MM-DD")))
+}
+
+async fn campaign_for(conn: &impl ConnectionTrait, raw: Option<&str>, as_of: NaiveDate) -> ApiResult<campaigns::Model> {
+    let unknown = || ApiError::new(ErrorCode::UnknownCampaign, "no such campaign");
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let id = Uuid::parse_str(s).map_err(|_| bad_query("campaign", "campaign must be a campaign id"))?;
+            campaigns::Entity::find_by_id(id).one(conn).await?.filter(|c| !c.deleted).ok_or_else(unknown)
+        }
+        None => match crate::campaigns::covering(conn, as_of).await? {
+            Some(c) => Ok(c),
+            None => campaigns::Entity::find()
+                .filter(campaigns::Column::Deleted.eq(false))
+                .order_by_desc(campaigns::Column::StartsOn)
+                .one(conn)
+                .await?
+                .ok_or_else(unknown),
+        },
+    }
+}
+
+/// The progress report for the caller.
+pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> ApiResult<ProgressReport> {
+    user.require(READERS)?;
+    let today = crate::cases::store::local_today();
+    let as_of = match q.as_of.as_deref() {
+        Some(raw) => parse_day("as_of", raw)?,
+        None => today,
+    };
+    if as_of > today {
+        return Err(bad_query("as_of", "as_of is in the future; a report describes a day that has ended or today"));
+    }
+    let db = &state.db;
+    let c = campaign_for(db, q.campaign.as_deref(), as_of).await?;
+    // Which towns: a town officer the own town; the bureau all, or one.
+    let only: Option<Uuid> = match q.town.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(key) => {
+            let town = crate::auth::service::resolve_town(db, key).await?;
+            user.require_town(Some(town.id))?;
+            Some(town.id)
+        }
+        None => match user.scope() {
+            Scope::District => None,
+            Scope::Towns(list) => list.first().copied(),
+        },
+    };
+    let district_view = matches!(user.scope(), Scope::District) && only.is_none();
+    let reconstructed = as_of < today;
+    let all = facts(db, c.id, as_of, reconstructed).await?;
+    let from = c.starts_on;
+    let to = as_of.min(c.ends_on);
+    let ends = ends_in_period(db, from, to).await?;
+    let targets = crate::campaigns::targets_of(&c.targets);
+
+    let mut by_town: BTreeMap<Option<Uuid>, Vec<&Fact>> = BTreeMap::new();
+    if district_view {
+        for t in state.towns.snapshot().by_id.keys() {
+            by_town.entry(Some(*t)).or_default();
+        }
+    } else if let Some(t) = only {
+        by_town.entry(Some(t)).or_default();
+    }
+    for f in &all {
+        if district_view || f.town == only && only.is_some() {
+            by_town.entry(f.town).or_default().push(f);
+        }
+    }
+    let mut towns: Vec<TownProgress> = by_town
+        .iter()
+        .map(|(town, list)| {
+            let mut s = section(&c, &targets, list, &ends, from, as_of);
+            s.town = town.and_then(|t| state.towns.get(t));
+            s.unassigned = town.is_none();
+            s
+        })
+        .collect();
+    towns.sort_by(|a, b| {
+        (a.unassigned, a.town.as_ref().map(|t| t.code.clone()))
+            .cmp(&(b.unassigned, b.town.as_ref().map(|t| t.code.clone())))
+    });
+    let district = district_view.then(|| {
+        let every: Vec<&Fact> = all.iter().collect();
+        section(&c, &targets, &every, &ends, from, as_of)
+    });
+    Ok(ProgressReport {
+        campaign: CampaignRef { id: c.id, name: c.name.clone(), starts_on: c.starts_on, ends_on: c.ends_on },
+        as_of,
+        period_from: from,
+        period_to: to,
+        reconstructed,
+        generated_at: Utc::now(),
+        towns,
+        district,
+    })
+}

@@ -1,0 +1,339 @@
+//! The progress report from a seeded ledger, checked against figures worked
+//! out by hand below; `as_of` reconstructs past states; CSV and HTML forms;
+//! scope and bad input.
+
+use landpatrol_tests::ledger::{self, change, local, step};
+use landpatrol_tests::{TestApp, assert_error, town_id};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const A: &str = "120115001"; // 海滨街道
+const B: &str = "120115006"; // 周良街道
+
+struct Seeded {
+    campaign: String,
+}
+
+/// A 2016 campaign and its history (all times Baodi local):
+///
+/// | case | source | town | deadline | ledger |
+/// |---|---|---|---|---|
+/// | sat1 | satellite | A | 05-31 | created 03-01, registered 03-10, rectifying 03-20, rectified 05-20, accepted 06-10, closed 06-20 |
+/// | sat2 | satellite | A | 05-31 | created 03-02, registered 03-15, rectifying 04-01 (still) |
+/// | pat1 | patrol | A | 06-08 | created 06-01, registered 06-02, rectifying 06-03, rectified 06-07 |
+/// | pat2 | patrol | A | 06-12 | created 06-05, registered 06-06, rectifying 06-07, rectified 06-20 (late) |
+/// | leg1 | legacy | B | 08-15 | created 03-05, dismissed 03-06 |
+/// | leg2 | legacy | A→B | 08-15 | created 03-05, reassigned to B 07-01, registered 07-02, gains 5,000 yuan + 1 disciplinary action + judicial referral 07-05 |
+async fn seed(app: &TestApp) -> Seeded {
+    let admin = app.token("admin").await;
+    let (status, c) = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&admin),
+            json!({"name": "2016 test campaign", "starts_on": "2016-01-01", "ends_on": "2016-12-31",
+                   "satellite_deadline": "2016-05-31", "legacy_deadline": "2016-08-15",
+                   "idle_land_deadline": "2016-10-31", "patrol_days": 7, "tip_days": 15}),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    assert_eq!(c["targets"].as_array().unwrap().len(), 5, "the standard targets: {c}");
+    let campaign: Uuid = c["id"].as_str().unwrap().parse().unwrap();
+    let a: Uuid = town_id(A).parse().unwrap();
+    let b: Uuid = town_id(B).parse().unwrap();
+    let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let ids: Vec<Uuid> = (0..6).map(|_| Uuid::now_v7()).collect();
+    let (sat1, sat2, pat1, pat2, leg1, leg2) = (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]);
+    let mut leg2_row = ledger::case(
+        leg2,
+        "T-LEG2",
+        "legacy",
+        "registered",
+        Some(b),
+        campaign,
+        Some(d("2016-08-15")),
+        local("2016-03-05", 10),
+    );
+    leg2_row.confiscated_gains_fen = Some(500_000);
+    leg2_row.disciplinary_actions = json!(["警告 warning"]);
+    leg2_row.judicial_referral = true;
+    let rows = vec![
+        ledger::case(
+            sat1,
+            "T-SAT1",
+            "satellite",
+            "closed",
+            Some(a),
+            campaign,
+            Some(d("2016-05-31")),
+            local("2016-03-01", 9),
+        ),
+        ledger::case(
+            sat2,
+            "T-SAT2",
+            "satellite",
+            "rectifying",
+            Some(a),
+            campaign,
+            Some(d("2016-05-31")),
+            local("2016-03-02", 9),
+        ),
+        ledger::case(
+            pat1,
+            "T-PAT1",
+            "patrol",
+            "rectified",
+            Some(a),
+            campaign,
+            Some(d("2016-06-08")),
+            local("2016-06-01", 9),
+        ),
+        ledger::case(
+            pat2,
+            "T-PAT2",
+            "patrol",
+            "rectified",
+            Some(a),
+            campaign,
+            Some(d("2016-06-12")),
+            local("2016-06-05", 9),
+        ),
+        ledger::case(
+            leg1,
+            "T-LEG1",
+            "legacy",
+            "dismissed",
+            Some(b),
+            campaign,
+            Some(d("2016-08-15")),
+            local("2016-03-05", 9),
+        ),
+        leg2_row,
+    ];
+    let entries = vec![
+        step(sat1, local("2016-03-01", 9), None, "reported"),
+        step(sat1, local("2016-03-10", 9), Some("reported"), "registered"),
+        step(sat1, local("2016-03-20", 9), Some("registered"), "rectifying"),
+        step(sat1, local("2016-05-20", 9), Some("rectifying"), "rectified"),
+        step(sat1, local("2016-06-10", 9), Some("rectified"), "accepted"),
+        step(sat1, local("2016-06-20", 9), Some("accepted"), "closed"),
+        step(sat2, local("2016-03-02", 9), None, "reported"),
+        step(sat2, local("2016-03-15", 9), Some("reported"), "registered"),
+        step(sat2, local("2016-04-01", 9), Some("registered"), "rectifying"),
+        step(pat1, local("2016-06-01", 9), None, "reported"),
+        step(pat1, local("2016-06-02", 9), Some("reported"), "registered"),
+        step(pat1, local("2016-06-03", 9), Some("registered"), "rectifying"),
+        step(pat1, local("2016-06-07", 9), Some("rectifying"), "rectified"),
+        step(pat2, local("2016-06-05", 9), None, "reported"),
+        step(pat2, local("2016-06-06", 9), Some("reported"), "registered"),
+        step(pat2, local("2016-06-07", 10), Some("registered"), "rectifying"),
+        step(pat2, local("2016-06-20", 9), Some("rectifying"), "rectified"),
+        step(leg1, local("2016-03-05", 9), None, "reported"),
+        step(leg1, local("2016-03-06", 9), Some("reported"), "dismissed"),
+        step(leg2, local("2016-03-05", 10), None, "reported"),
+        change(leg2, local("2016-07-01", 9), "reassigned", json!({"town_id": a}), json!({"town_id": b})),
+        step(leg2, local("2016-07-02", 9), Some("reported"), "registered"),
+        change(
+            leg2,
+            local("2016-07-05", 9),
+            "updated",
+            json!({"confiscated_gains_fen": null, "disciplinary_actions": [], "judicial_referral": false}),
+            json!({"confiscated_gains_fen": 500000, "disciplinary_actions": ["警告 warning"], "judicial_referral": true}),
+        ),
+    ];
+    ledger::insert(&app.state.db, rows, entries).await;
+    Seeded { campaign: campaign.to_string() }
+}
+
+fn town<'a>(report: &'a Value, code: &str) -> &'a Value {
+    report["towns"].as_array().unwrap().iter().find(|t| t["town"]["code"] == code).unwrap_or_else(|| {
+        panic!("no section for {code}: {report}");
+    })
+}
+
+fn target<'a>(section: &'a Value, label_part: &str) -> &'a Value {
+    section["targets"].as_array().unwrap().iter().find(|t| t["label"].as_str().unwrap().contains(label_part)).unwrap()
+}
+
+async fn report(app: &TestApp, token: &str, query: &str) -> Value {
+    let (status, r) = app.get(&format!("/api/v1/reports/progress?{query}"), Some(token)).await;
+    assert_eq!(status, 200, "{r}");
+    r
+}
+
+#[tokio::test]
+async fn a_past_report_is_reconstructed_from_the_ledger_with_the_hand_computed_figures() {
+    let app = TestApp::spawn_demo().await;
+    let s = seed(&app).await;
+    let admin = app.token("admin").await;
+    let r = report(&app, &admin, &format!("campaign={}&as_of=2016-06-30", s.campaign)).await;
+    assert_eq!(r["reconstructed"], true);
+    assert_eq!((r["period_from"].as_str(), r["period_to"].as_str()), (Some("2016-01-01"), Some("2016-06-30")));
+
+    // Town A on 06-30: sat1 closed, sat2 rectifying, pat1 and pat2 rectified,
+    // leg2 still reported there (it moves to B on 07-01).
+    let a = town(&r, A);
+    assert_eq!(a["cases_total"], 5);
+    assert_eq!(a["cases_by_source"]["satellite"], json!({"closed": 1, "rectifying": 1, "total": 2}));
+    assert_eq!(a["cases_by_source"]["patrol"], json!({"rectified": 2, "total": 2}));
+    assert_eq!(a["cases_by_source"]["legacy"], json!({"reported": 1, "total": 1}));
+    assert_eq!(a["open"], 2);
+    assert_eq!(a["opened_in_period"], 5);
+    assert_eq!(a["closed_in_period"], 1);
+    assert_eq!(a["dismissed_in_period"], 0);
+    // sat2: deadline 05-31, 30 days overdue on 06-30.
+    assert_eq!(a["overdue"]["count"], 1);
+    assert_eq!(a["overdue"]["max_days"], 30);
+    assert_eq!(a["overdue"]["cases"][0]["case_number"], "T-SAT2");
+    assert_eq!(a["overdue"]["cases"][0]["days_overdue"], 30);
+    // On the ledger: sat1, sat2, pat1, pat2 (leg2 not yet registered); rectified or further: sat1, pat1, pat2.
+    assert_eq!(a["on_ledger"], 4);
+    assert_eq!(a["rectified_rate"], 0.75);
+    assert_eq!(a["accepted_rate"], 0.25);
+    // leg2's investigation came on 07-05: nothing yet.
+    assert_eq!(a["investigation"]["confiscated_gains_fen"], 0);
+    assert_eq!(a["investigation"]["disciplinary_actions"], 0);
+    // Targets: satellite 1 of 2 by 05-31 (passed) → not met; legacy 0 of 1 before 08-15 → at risk;
+    // patrol: pat1 in time, pat2 late → 50% < 100% → at risk (the year is not over).
+    let sat = target(a, "satellite");
+    assert_eq!(sat["state"], "not_met", "{sat}");
+    assert_eq!(sat["detail"], "1 of 2 eliminated by 2016-05-31");
+    assert_eq!(target(a, "legacy")["state"], "at_risk");
+    let pat = target(a, "patrol");
+    assert_eq!(pat["state"], "at_risk");
+    assert_eq!(pat["detail"], "1 of 2 due were rectified in time (50.0%)");
+
+    // Town B on 06-30: leg1 dismissed in March.
+    let b = town(&r, B);
+    assert_eq!(b["cases_total"], 1);
+    assert_eq!(b["dismissed_in_period"], 1);
+    assert_eq!(b["on_ledger"], 0);
+    assert!(b["rectified_rate"].is_null());
+    assert_eq!(target(b, "legacy")["state"], "met");
+    assert_eq!(target(b, "satellite")["state"], "not_applicable");
+
+    // The district adds up.
+    let d = &r["district"];
+    assert_eq!(d["cases_total"], 6);
+    assert_eq!(d["overdue"]["count"], 1);
+    assert_eq!(d["on_ledger"], 4);
+    // Other towns have empty sections.
+    assert_eq!(r["towns"].as_array().unwrap().iter().map(|t| t["cases_total"].as_i64().unwrap()).sum::<i64>(), 6);
+}
+
+#[tokio::test]
+async fn as_of_before_and_after_a_change_gives_the_two_states() {
+    let app = TestApp::spawn_demo().await;
+    let s = seed(&app).await;
+    let admin = app.token("admin").await;
+    // sat2 was registered on 03-15 and put to rectification on 04-01.
+    let before = report(&app, &admin, &format!("campaign={}&as_of=2016-03-31&town={A}", s.campaign)).await;
+    let after = report(&app, &admin, &format!("campaign={}&as_of=2016-04-01&town={A}", s.campaign)).await;
+    assert_eq!(
+        before["towns"][0]["cases_by_source"]["satellite"],
+        json!({"rectifying": 1, "registered": 1, "total": 2})
+    );
+    assert_eq!(after["towns"][0]["cases_by_source"]["satellite"], json!({"rectifying": 2, "total": 2}));
+    assert!(before["district"].is_null(), "one town asked for: no district total");
+
+    // leg2 moves to B on 07-01 and gets its investigation on 07-05.
+    let july = report(&app, &admin, &format!("campaign={}&as_of=2016-07-10", s.campaign)).await;
+    let b = town(&july, B);
+    assert_eq!(b["cases_total"], 2);
+    assert_eq!(b["cases_by_source"]["legacy"], json!({"dismissed": 1, "registered": 1, "total": 2}));
+    assert_eq!(b["on_ledger"], 1);
+    assert_eq!(b["rectified_rate"], 0.0);
+    assert_eq!(
+        b["investigation"],
+        json!({"confiscated_gains_fen": 500000, "cases_with_confiscation": 1,
+        "disciplinary_actions": 1, "judicial_referrals": 1, "publicised": 0})
+    );
+    assert_eq!(town(&july, A)["cases_total"], 4);
+
+    // Reproducible: the same past day gives the same figures, and a day after
+    // the last entry equals the current state read from the cases.
+    let again = report(&app, &admin, &format!("campaign={}&as_of=2016-07-10", s.campaign)).await;
+    assert_eq!(again["towns"], july["towns"]);
+    let year_end = report(&app, &admin, &format!("campaign={}&as_of=2016-12-31", s.campaign)).await;
+    let now = report(&app, &admin, &format!("campaign={}", s.campaign)).await;
+    assert_eq!(now["reconstructed"], false);
+    for code in [A, B] {
+        for key in ["cases_by_source", "cases_total", "open", "on_ledger", "investigation"] {
+            assert_eq!(town(&year_end, code)[key], town(&now, code)[key], "{code} {key}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn csv_and_html_forms_of_the_same_report() {
+    let app = TestApp::spawn_demo().await;
+    let s = seed(&app).await;
+    let admin = app.token("admin").await;
+    let url = app.url(&format!("/api/v1/reports/progress.csv?campaign={}&as_of=2016-06-30", s.campaign));
+    let resp = app.client.get(&url).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("progress-2016-06-30.csv"));
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 byte-order mark for Excel");
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let (_, towns) = app.get("/api/v1/towns", Some(&admin)).await;
+    assert_eq!(lines.len(), 1 + towns.as_array().unwrap().len() + 1, "header, one row per town, the district");
+    assert!(lines[0].starts_with("as_of 截至,town_code 街镇代码,town 街镇,cases 案件"));
+    let haibin: Vec<&str> = lines.iter().find(|l| l.contains("海滨街道")).unwrap().split(',').collect();
+    assert_eq!(&haibin[..13], &["2016-06-30", A, "海滨街道", "5", "2", "5", "1", "0", "1", "30", "4", "75.0", "25.0"]);
+    assert!(lines.last().unwrap().contains("全区 district"));
+    // Same through ?format=csv.
+    let (status, _) =
+        app.get(&format!("/api/v1/reports/progress?campaign={}&format=csv", s.campaign), Some(&admin)).await;
+    assert_eq!(status, 200);
+
+    let html = app
+        .client
+        .get(app.url(&format!("/api/v1/reports/progress.html?campaign={}&as_of=2016-06-30", s.campaign)))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = html.text().await.unwrap();
+    assert!(page.starts_with("<!doctype html>"));
+    assert!(page.contains("海滨街道") && page.contains("T-SAT2") && page.contains("not_met"));
+    assert!(page.contains("@media print"));
+}
+
+#[tokio::test]
+async fn scope_and_bad_input() {
+    let app = TestApp::spawn_demo().await;
+    let s = seed(&app).await;
+    let officer = app.token(&format!("officer-{A}")).await;
+    let q = format!("campaign={}&as_of=2016-06-30", s.campaign);
+    // A town officer gets the own town only, no district.
+    let own = report(&app, &officer, &q).await;
+    assert_eq!(own["towns"].as_array().unwrap().len(), 1);
+    assert_eq!(own["towns"][0]["town"]["code"], A);
+    assert!(own["district"].is_null());
+    assert_error(
+        &app.get(&format!("/api/v1/reports/progress?{q}&town={B}"), Some(&officer)).await,
+        403,
+        "out_of_scope",
+    );
+    let inspector = app.token("inspector").await;
+    assert_error(&app.get(&format!("/api/v1/reports/progress?{q}"), Some(&inspector)).await, 403, "forbidden");
+    assert_error(&app.get("/api/v1/reports/progress", None).await, 401, "unauthenticated");
+    let admin = app.token("admin").await;
+    let bad = |query: String| {
+        let (app, admin) = (&app, &admin);
+        async move { app.get(&format!("/api/v1/reports/progress?{query}"), Some(admin)).await }
+    };
+    assert_error(&bad(format!("campaign={}", Uuid::now_v7())).await, 404, "unknown_campaign");
+    assert_error(&bad("campaign=2017".into()).await, 400, "invalid_query");
+    assert_error(&bad("as_of=yesterday".into()).await, 400, "invalid_query");
+    assert_error(&bad("as_of=2016-02-30".into()).await, 400, "invalid_query");
+    assert_error(&bad("as_of=2999-01-01".into()).await, 400, "invalid_query");
+    assert_error(&bad("format=xml".into()).await, 400, "invalid_query");
+    assert_error(&bad("town=999".into()).await, 422, "unknown_town");
+    // Without a campaign: the one covering as_of.
+    let r = report(&app, &admin, "as_of=2016-06-30").await;
+    assert_eq!(r["campaign"]["id"], s.campaign.as_str());
+}
