@@ -337,3 +337,41 @@ async fn scope_and_bad_input() {
     let r = report(&app, &admin, "as_of=2016-06-30").await;
     assert_eq!(r["campaign"]["id"], s.campaign.as_str());
 }
+
+#[tokio::test]
+async fn the_geojson_export_carries_the_report_fields_within_scope() {
+    let app = TestApp::spawn_demo().await;
+    let s = seed(&app).await;
+    let admin = app.token("admin").await;
+    let (status, doc) = app.get(&format!("/api/v1/cases.geojson?campaign={}", s.campaign), Some(&admin)).await;
+    assert_eq!(status, 200, "{doc}");
+    let features = doc["features"].as_array().unwrap();
+    let by_number =
+        |n: &str| features.iter().find(|f| f["properties"]["case_number"] == n).unwrap()["properties"].clone();
+    let sat1 = by_number("T-SAT1");
+    assert_eq!(sat1["registered_on"], "2016-03-10");
+    assert_eq!(sat1["rectified_on"], "2016-05-20");
+    assert_eq!(sat1["accepted_on"], "2016-06-10");
+    assert_eq!(sat1["closed_on"], "2016-06-20");
+    assert!(sat1["days_overdue"].is_null(), "a closed case is not overdue");
+    assert_eq!(sat1["campaign_name"], "2016 test campaign");
+    let sat2 = by_number("T-SAT2");
+    let expected = (landpatrol_server::cases::store::local_today()
+        - chrono::NaiveDate::from_ymd_opt(2016, 5, 31).unwrap())
+    .num_days();
+    assert_eq!(sat2["days_overdue"], expected);
+    assert_eq!(sat2["overdue"], true);
+    assert!(sat2["closed_on"].is_null());
+    let leg2 = by_number("T-LEG2");
+    assert_eq!(leg2["disciplinary_actions"], "警告 warning", "arrays become one text column for GIS");
+    assert_eq!(leg2["disciplinary_action_count"], 1);
+    assert_eq!(leg2["confiscated_gains_fen"], 500000);
+    assert_eq!(leg2["town_code"], B);
+    // A town officer gets the own town only.
+    let officer = app.token(&format!("officer-{B}")).await;
+    let (_, own) = app.get(&format!("/api/v1/cases.geojson?campaign={}", s.campaign), Some(&officer)).await;
+    let codes: Vec<&str> =
+        own["features"].as_array().unwrap().iter().map(|f| f["properties"]["town_code"].as_str().unwrap()).collect();
+    assert_eq!(codes.len(), 2, "{own}");
+    assert!(codes.iter().all(|c| *c == B));
+}

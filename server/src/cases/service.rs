@@ -386,6 +386,10 @@ pub async fn filter_condition(db: &DatabaseConnection, user: &AuthUser, f: &Case
         let [a, b, c, d] = parse_bbox(raw)?;
         cond = cond.add(cases::Column::Lon.between(a, c)).add(cases::Column::Lat.between(b, d));
     }
+    if let Some(raw) = f.campaign.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        let id = Uuid::parse_str(raw).map_err(|_| bad_query("campaign must be a campaign id"))?;
+        cond = cond.add(cases::Column::CampaignId.eq(id));
+    }
     Ok(cond)
 }
 
@@ -956,7 +960,39 @@ pub async fn inspections_of(state: &AppState, user: &AuthUser, case_id: Uuid) ->
     rows.iter().map(store::inspection_view).collect()
 }
 
-/// Every case the caller may see matching `f`, as a GeoJSON FeatureCollection.
+/// When each case first reached each ledger milestone.
+async fn milestones(
+    db: &DatabaseConnection,
+    rows: &[cases::Model],
+) -> ApiResult<std::collections::HashMap<(Uuid, &'static str), DateTime<Utc>>> {
+    use crate::db::entities::case_events;
+    const MILESTONES: [&str; 5] = ["registered", "rectified", "accepted", "closed", "dismissed"];
+    let mut out = std::collections::HashMap::new();
+    for chunk in rows.chunks(1000) {
+        let ids: Vec<Uuid> = chunk.iter().map(|c| c.id).collect();
+        let found: Vec<(Uuid, Option<String>, DateTime<Utc>)> = case_events::Entity::find()
+            .select_only()
+            .column(case_events::Column::CaseId)
+            .column(case_events::Column::ToStatus)
+            .column_as(case_events::Column::At.min(), "first_at")
+            .filter(case_events::Column::CaseId.is_in(ids))
+            .filter(case_events::Column::ToStatus.is_in(MILESTONES))
+            .group_by(case_events::Column::CaseId)
+            .group_by(case_events::Column::ToStatus)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, status, at) in found {
+            if let Some(s) = MILESTONES.iter().find(|m| Some(**m) == status.as_deref()) {
+                out.insert((id, *s), at);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every case the caller may see matching `f`, as a GeoJSON FeatureCollection,
+/// with the report's fields (days overdue, campaign, ledger milestones).
 pub async fn geojson(state: &AppState, user: &AuthUser, f: &CaseFilter) -> ApiResult<Value> {
     let limit = f.limit.unwrap_or(50_000);
     if limit == 0 || limit > 50_000 {
@@ -964,6 +1000,14 @@ pub async fn geojson(state: &AppState, user: &AuthUser, f: &CaseFilter) -> ApiRe
     }
     let cond = filter_condition(&state.db, user, f).await?;
     let rows = cases::Entity::find().filter(cond).order_by_asc(cases::Column::Id).limit(limit).all(&state.db).await?;
+    let milestones = milestones(&state.db, &rows).await?;
+    let campaigns: std::collections::HashMap<Uuid, String> = crate::db::entities::campaigns::Entity::find()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let today = store::local_today();
     let mut features = Vec::with_capacity(rows.len());
     for m in &rows {
         let v = store::view(m, &state.towns, user)?;
@@ -982,8 +1026,21 @@ pub async fn geojson(state: &AppState, user: &AuthUser, f: &CaseFilter) -> ApiRe
             obj.insert("lon".into(), json!(v.location.lon));
             obj.insert("lat".into(), json!(v.location.lat));
             obj.remove("location");
-            if let Some(inv) = obj.remove("investigation").and_then(|i| i.as_object().cloned()) {
+            if let Some(mut inv) = obj.remove("investigation").and_then(|i| i.as_object().cloned()) {
+                // One text column for GIS tools, which do not take arrays.
+                let actions: Vec<String> = v.investigation.disciplinary_actions.clone();
+                inv.insert("disciplinary_actions".into(), json!(actions.join("; ")));
+                inv.insert("disciplinary_action_count".into(), json!(actions.len()));
                 obj.extend(inv);
+            }
+            // The report fields: days overdue, the campaign, when each ledger milestone was reached.
+            let days_overdue = v.deadline.filter(|_| v.overdue).map(|d| (today - d).num_days());
+            obj.insert("days_overdue".into(), json!(days_overdue));
+            obj.insert("campaign_name".into(), json!(v.campaign_id.and_then(|c| campaigns.get(&c))));
+            obj.insert("flags".into(), json!(v.flags.join(",")));
+            for status in ["registered", "rectified", "accepted", "closed", "dismissed"] {
+                let on = milestones.get(&(m.id, status)).map(|at| store::local_date(*at));
+                obj.insert(format!("{status}_on"), json!(on));
             }
         }
         features.push(json!({ "type": "Feature", "id": v.id, "geometry": geometry, "properties": props }));

@@ -226,6 +226,8 @@ pub struct CaseFilter {
     pub overdue: Option<bool>,
     /// `min_lon,min_lat,max_lon,max_lat` in WGS-84.
     pub bbox: Option<String>,
+    /// Only the cases of this campaign (id).
+    pub campaign: Option<String>,
     /// Page size, 1..=500 (default 50); `GET /cases.geojson` allows up to 50000.
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.

@@ -79,7 +79,7 @@ pub struct Overdue {
     pub count: i64,
     pub max_days: i64,
     pub total_days: i64,
-    /// Most overdue first.
+    /// Most overdue first (in the town sections; empty in the district total).
     pub cases: Vec<OverdueCase>,
 }
 

@@ -514,7 +514,10 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
     });
     let district = district_view.then(|| {
         let every: Vec<&Fact> = all.iter().collect();
-        section(&c, &targets, &every, &ends, from, as_of)
+        let mut d = section(&c, &targets, &every, &ends, from, as_of);
+        // The towns list their overdue cases; the district gives the figures.
+        d.overdue.cases.clear();
+        d
     });
     Ok(ProgressReport {
         campaign: CampaignRef { id: c.id, name: c.name.clone(), starts_on: c.starts_on, ends_on: c.ends_on },
