@@ -389,7 +389,7 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
         let view = &view;
         let mut replica = BTreeMap::new();
         for table in
-            [Table::Cases, Table::Inspections, Table::Observations, Table::Towns, Table::Campaigns, Table::Alerts]
+            [Table::Cases, Table::Inspections, Table::Observations, Table::Towns, Table::Campaigns, Table::Alerts, Table::Parcels]
         {
             for r in d.client.records(table).await.unwrap_or_default() {
                 if r.pending {

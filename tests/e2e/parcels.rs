@@ -1,0 +1,1 @@
+//! Idle land: parcels, the sweep, disposals.
