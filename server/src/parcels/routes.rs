@@ -97,7 +97,11 @@ pub async fn dispose(
 #[utoipa::path(get, path = "/api/v1/parcels/{id}/disposals", tag = "parcels", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "parcel id")),
     responses((status = 200, body = Vec<DisposalView>), (status = 404, description = "not_found", body = ErrorBody)))]
-pub async fn list_disposals(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn list_disposals(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::disposals(&state, &user, *id).await?))
 }
 
@@ -130,8 +134,11 @@ pub async fn import(
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BodyIncomplete, format!("the body broke off: {e}")))?;
         if body.len() + chunk.len() > MAX_CSV_BYTES {
-            return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("the file is larger than {MAX_CSV_BYTES} bytes"))
-                .with_details(serde_json::json!({ "limit": MAX_CSV_BYTES })));
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the file is larger than {MAX_CSV_BYTES} bytes"),
+            )
+            .with_details(serde_json::json!({ "limit": MAX_CSV_BYTES })));
         }
         body.extend_from_slice(&chunk);
     }

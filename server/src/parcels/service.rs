@@ -55,7 +55,12 @@ pub async fn idle_balance(
     }
     let rows: Vec<(Option<Uuid>, f64, Option<NaiveDate>, Option<NaiveDate>)> = parcels::Entity::find()
         .select_only()
-        .columns([parcels::Column::TownId, parcels::Column::AreaM2, parcels::Column::IdleSince, parcels::Column::DisposedOn])
+        .columns([
+            parcels::Column::TownId,
+            parcels::Column::AreaM2,
+            parcels::Column::IdleSince,
+            parcels::Column::DisposedOn,
+        ])
         .filter(parcels::Column::Deleted.eq(false))
         .filter(parcels::Column::IdleSince.is_not_null())
         .filter(parcels::Column::IdleSince.lte(to))
@@ -214,7 +219,8 @@ async fn check_parcel(
     let patch = polygon
         .map(|p| {
             geo::parse_geometry(p).map_err(|e| {
-                ApiError::new(ErrorCode::InvalidGeometry, format!("polygon: {e}")).with_details(json!({"field": "polygon"}))
+                ApiError::new(ErrorCode::InvalidGeometry, format!("polygon: {e}"))
+                    .with_details(json!({"field": "polygon"}))
             })
         })
         .transpose()?;
@@ -466,8 +472,11 @@ pub async fn dispose(state: &AppState, user: &AuthUser, id: Uuid, req: NewDispos
         ));
     }
     if cur.status != IDLE {
-        return Err(ApiError::field("status", format!("only an idle parcel is disposed of; this one is {}", cur.status))
-            .with_details(json!({ "field": "status", "status": cur.status })));
+        return Err(ApiError::field(
+            "status",
+            format!("only an idle parcel is disposed of; this one is {}", cur.status),
+        )
+        .with_details(json!({ "field": "status", "status": cur.status })));
     }
     let disposal = parcel_disposals::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -608,9 +617,8 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::field("body", format!("the file is not UTF-8 text (byte {})", e.valid_up_to())))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let records = read_csv(text).map_err(|(row, message)| {
-        import_failed(vec![RowError { row, field: "row".into(), message }])
-    })?;
+    let records =
+        read_csv(text).map_err(|(row, message)| import_failed(vec![RowError { row, field: "row".into(), message }]))?;
     let Some(((_, header), rows)) = records.split_first() else {
         return Err(ApiError::field("body", "the file is empty; the first line is the header"));
     };
@@ -647,8 +655,8 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
             })?;
             let actual = Some(get(4)).filter(|s| !s.is_empty());
             let town = Some(get(7)).filter(|s| !s.is_empty());
-            let c = check_parcel(&state.db, state, get(0), get(1), area, get(3), actual, Some(point), None, town)
-                .await?;
+            let c =
+                check_parcel(&state.db, state, get(0), get(1), area, get(3), actual, Some(point), None, town).await?;
             if !scope.covers(c.town) {
                 return Err(ApiError::field("town", "the parcel lies outside your town"));
             }
@@ -657,7 +665,11 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
         .await;
         match result {
             Ok(c) if !seen.insert(c.code.clone()) => {
-                errors.push(RowError { row, field: "code".into(), message: format!("code {:?} appears twice", c.code) });
+                errors.push(RowError {
+                    row,
+                    field: "code".into(),
+                    message: format!("code {:?} appears twice", c.code),
+                });
             }
             Ok(c) => checked.push((row, c)),
             Err(e) => errors.push(row_error(row, &e)),
@@ -682,7 +694,11 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
             continue;
         };
         if cur.deleted || !scope.covers(cur.town_id) {
-            errors.push(RowError { row, field: "code".into(), message: "this code belongs to a parcel outside your scope".into() });
+            errors.push(RowError {
+                row,
+                field: "code".into(),
+                message: "this code belongs to a parcel outside your scope".into(),
+            });
             continue;
         }
         if cur.town_id != c.town {
