@@ -43,6 +43,9 @@ pub struct IdleBalance {
     pub idle_area_at_end_m2: f64,
 }
 
+/// Town, area, idle since, disposed on.
+type BalanceRow = (Option<Uuid>, f64, Option<NaiveDate>, Option<NaiveDate>);
+
 /// Idle-land balance per town for the days `from..=to`: parcels that became idle (idle_since in the range) and
 /// parcels disposed (disposed_on in the range), and how many are idle at the end of `to`.
 pub async fn idle_balance(
@@ -53,7 +56,7 @@ pub async fn idle_balance(
     if from > to {
         return Err(ApiError::field("from", format!("the period starts ({from}) after it ends ({to})")));
     }
-    let rows: Vec<(Option<Uuid>, f64, Option<NaiveDate>, Option<NaiveDate>)> = parcels::Entity::find()
+    let rows: Vec<BalanceRow> = parcels::Entity::find()
         .select_only()
         .columns([
             parcels::Column::TownId,
@@ -521,9 +524,12 @@ pub async fn disposals(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult
 /// The CSV header an import must start with.
 pub const CSV_HEADER: [&str; 8] = ["code", "holder", "area_m2", "agreed_start", "actual_start", "lon", "lat", "town"];
 
+/// A CSV record: the line it starts on and its fields.
+pub type CsvRecord = (usize, Vec<String>);
+
 /// Splits CSV text (RFC 4180: quoted fields may hold commas, quotes doubled,
 /// line breaks) into records with the line each starts on.
-pub fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+pub fn read_csv(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
     let mut records = Vec::new();
     let mut field = String::new();
     let mut record: Vec<String> = Vec::new();
