@@ -576,4 +576,12 @@ async fn officers_pull_their_towns_parcels_only() {
 
     // Clients cannot write parcels.
     assert!(!landpatrol_sync::sync::Table::Parcels.is_writable());
+    let (token, device) = app.device_session("officer-120115001").await;
+    let ms = chrono::Utc::now().timestamp_millis();
+    let op = json!({"op_id": uuid::Uuid::now_v7(), "seq": 1, "hlc": format!("{ms:013}-0000-{device}"), "op": "update",
+        "table": "parcels", "id": id, "base_rev": 2, "fields": {"holder": "x"}});
+    let (status, body) = app.post("/api/v1/sync/push", Some(&token), json!({"device_id": device, "ops": [op]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["status"], "rejected", "{body}");
+    assert_eq!(body["results"][0]["error"]["code"], "unknown_table", "{body}");
 }
