@@ -20,7 +20,15 @@ pub struct Settings {
     pub photos: PhotoSettings,
     pub alerts: AlertSettings,
     pub tips: TipSettings,
+    pub parcels: ParcelSettings,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParcelSettings {
+    /// How often the idle-land sweep runs (the first run comes after at most an hour).
+    pub sweep_interval_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -238,6 +246,9 @@ max_photos = 10
 open311_api_keys = []
 open311_max_window_days = 90
 
+[parcels]
+sweep_interval_secs = 86400
+
 [log]
 format = "text"
 level = "info"
@@ -323,6 +334,9 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "tips.duplicate_radius_m must be >= 0 and open311_max_window_days 1..366".into(),
             ));
+        }
+        if self.parcels.sweep_interval_secs == 0 {
+            return Err(SettingsError::Invalid("parcels.sweep_interval_secs must be positive".into()));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(SettingsError::Invalid("log.format must be text or json".into()));

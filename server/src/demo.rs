@@ -117,6 +117,9 @@ pub async fn load(state: &AppState) -> ApiResult<DemoReport> {
     if existing == 0 {
         load_cases(state).await?;
     }
+    if crate::db::entities::parcels::Entity::find().count(&state.db).await? == 0 {
+        load_parcels(state).await?;
+    }
     report.cases = usize::try_from(cases::Entity::find().count(&state.db).await?).unwrap_or(0);
     Ok(report)
 }
@@ -402,5 +405,80 @@ async fn step(
 ) -> ApiResult<()> {
     service::transition(state, who, id, TransitionRequest { from, to, note: Some(note.into()), photos: vec![] })
         .await?;
+    Ok(())
+}
+
+/// 2016 parcels in 海滨街道 and 周良街道: some idle by 2017 (the sweep opens
+/// their cases), one built on time, one idle and already disposed of.
+async fn load_parcels(state: &AppState) -> ApiResult<()> {
+    use crate::db::entities::{parcel_disposals, parcels};
+    use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+    type Demo = (&'static str, &'static str, f64, (i32, u32, u32), Option<(i32, u32, u32)>, (f64, f64));
+    let admin = user(state, "admin").await?;
+    let list: [Demo; 5] = [
+        ("津宝出让(2016)001号", "天津宝坻海滨置业有限公司", 12000.0, (2016, 3, 1), None, (117.2962, 39.7341)),
+        (
+            "津宝出让(2016)002号",
+            "宝坻区海滨物流有限公司",
+            8000.0,
+            (2016, 6, 1),
+            Some((2016, 10, 10)),
+            (117.2941, 39.7329),
+        ),
+        ("津宝划拨(2016)003号", "宝坻区海滨街道办事处", 3000.0, (2016, 1, 15), None, (117.2955, 39.7322)),
+        ("津宝出让(2016)004号", "天津周良农业科技有限公司", 20000.0, (2016, 4, 1), None, (117.3418, 39.5578)),
+        ("津宝出让(2016)005号", "周良街道某某食品厂", 5000.0, (2016, 11, 1), None, (117.3405, 39.5566)),
+    ];
+    let txn = state.db.begin().await?;
+    for (i, (code, holder, area, agreed, actual, (lon, lat))) in list.into_iter().enumerate() {
+        let agreed = date(agreed.0, agreed.1, agreed.2)?;
+        let actual = actual.map(|(y, m, d)| date(y, m, d)).transpose()?;
+        let town = state.towns.locate(lon, lat).town.map(|t| t.id);
+        let disposed = i == 2;
+        let disposed_on = date(2017, 5, 20)?;
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        parcels::ActiveModel {
+            id: Set(id),
+            code: Set(code.into()),
+            holder: Set(holder.into()),
+            area_m2: Set(area),
+            agreed_start: Set(agreed),
+            actual_start: Set(if disposed { Some(disposed_on) } else { actual }),
+            town_id: Set(town),
+            lon: Set(lon),
+            lat: Set(lat),
+            polygon: Set(None),
+            status: Set(if disposed { "disposed" } else { "active" }.into()),
+            idle_since: Set(disposed.then(|| crate::parcels::service::idle_from(agreed))),
+            idle_case_id: Set(None),
+            disposed_on: Set(disposed.then_some(disposed_on)),
+            disposal: Set(disposed.then(|| "construction_started".to_owned())),
+            rev: Set(1),
+            seq: Set(crate::db::next_seq(&txn).await?),
+            deleted: Set(false),
+            field_clock: Set(json!({ "*": crate::cases::store::server_stamp() })),
+            created_by: Set(Some(admin.id)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        if disposed {
+            parcel_disposals::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                parcel_id: Set(id),
+                kind: Set("construction_started".into()),
+                disposed_on: Set(disposed_on),
+                fee_fen: Set(None),
+                note: Set("督促动工开发 (construction started after a reminder)".into()),
+                recorded_by: Set(Some(admin.id)),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    txn.commit().await?;
     Ok(())
 }

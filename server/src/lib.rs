@@ -14,6 +14,7 @@ pub mod error;
 pub mod open311;
 pub mod openapi;
 pub mod ops;
+pub mod parcels;
 pub mod photos;
 pub mod reports;
 pub mod startup;

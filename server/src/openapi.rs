@@ -55,6 +55,9 @@ impl Modify for BearerAuth {
         crate::open311::routes::discovery, crate::open311::routes::services, crate::open311::routes::definition,
         crate::open311::routes::create_request, crate::open311::routes::list_requests,
         crate::open311::routes::get_request, crate::open311::routes::token,
+        crate::parcels::routes::create, crate::parcels::routes::list, crate::parcels::routes::get,
+        crate::parcels::routes::patch, crate::parcels::routes::dispose, crate::parcels::routes::list_disposals,
+        crate::parcels::routes::import,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
@@ -68,6 +71,11 @@ impl Modify for BearerAuth {
         crate::tips::types::NewTip, crate::tips::types::Contact, crate::tips::types::TipReceipt,
         crate::tips::types::PublicTipView, crate::tips::types::TipView, crate::tips::types::TipPage,
         crate::tips::types::DuplicateCandidate, crate::tips::types::TriageRequest,
+        crate::parcels::types::NewParcel, crate::parcels::types::ParcelPatch, crate::parcels::types::ParcelView,
+        crate::parcels::types::ParcelPage, crate::parcels::types::NewDisposal, crate::parcels::types::DisposalView,
+        crate::parcels::types::DisposalRecorded, crate::parcels::types::DisposalKind,
+        crate::parcels::types::ParcelImportReport, crate::parcels::types::RowError,
+        crate::parcels::service::IdleBalance,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -82,6 +90,7 @@ impl Modify for BearerAuth {
         (name = "alerts", description = "Town alerts: inbox, acknowledgement, live stream (Server-Sent Events)"),
         (name = "webhooks", description = "Per-town signed webhooks, delivery log and dead letters (see guides/town-offices.md)"),
         (name = "tips", description = "Public tips (群众举报): anonymous reports with receipt tokens, triage by the town office"),
+        (name = "parcels", description = "Idle land (闲置土地): parcels, CSV import, disposals; a daily sweep opens `idle_land` cases (see guides/idle-land.md)"),
         (name = "open311", description = "Open311 GeoReport v2 at /open311/v2/ (JSON and XML by the path suffix); errors are `[{\"code\", \"description\"}]`"),
     )
 )]

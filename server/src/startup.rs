@@ -103,7 +103,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(crate::photos::routes::configure)
             .configure(crate::alerts::routes::configure)
             .configure(crate::reports::routes::configure)
-            .configure(crate::tips::routes::configure),
+            .configure(crate::tips::routes::configure)
+            .configure(crate::parcels::routes::configure),
     );
 }
 
@@ -199,6 +200,7 @@ impl Application {
             tokio::spawn(s.alerts.clone().listen(s.db.clone(), s.settings.database_url())),
             tokio::spawn(crate::alerts::outbox::run(s.clone())),
             tokio::spawn(crate::alerts::sweeps::run(s.clone())),
+            tokio::spawn(crate::parcels::sweep::run(s.clone())),
         ];
         let result = self.server.await;
         for t in tasks {

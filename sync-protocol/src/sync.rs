@@ -28,6 +28,8 @@ wire_enum!(
         Campaigns = "campaigns",
         /// A town's alerts (town officers and the bureau); read-only, acknowledged through the API.
         Alerts = "alerts",
+        /// Idle-land parcels (town officers: their town; the bureau: all); read-only for clients.
+        Parcels = "parcels",
     }
 );
 

@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod open311;
 mod ops;
+mod parcels;
 mod photos;
 mod reports;
 mod routing;

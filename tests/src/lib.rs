@@ -248,6 +248,8 @@ impl TestApp {
             "webhooks",
             "webhook_deliveries",
             "tips",
+            "parcels",
+            "parcel_disposals",
         ] {
             let row = self
                 .state
@@ -267,7 +269,7 @@ impl TestApp {
             .db
             .query_one_raw(sea_orm::Statement::from_string(
                 self.state.db.get_database_backend(),
-                "SELECT CAST((SELECT value FROM sync_counters WHERE name = 'changes') + (SELECT COALESCE(SUM(rev), 0) FROM cases) AS BIGINT)",
+                "SELECT CAST((SELECT value FROM sync_counters WHERE name = 'changes') + (SELECT COALESCE(SUM(rev), 0) FROM cases) + (SELECT COALESCE(SUM(rev), 0) FROM parcels) AS BIGINT)",
             ))
             .await
             .unwrap()

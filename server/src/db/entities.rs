@@ -615,3 +615,71 @@ pub mod tips {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod parcels {
+    use sea_orm::entity::prelude::*;
+
+    /// A parcel of supplied land that may become idle (闲置土地).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "parcels")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Contract or allocation number (出让合同 / 划拨决定书编号); never changes.
+        #[sea_orm(unique)]
+        pub code: String,
+        pub holder: String,
+        pub area_m2: f64,
+        pub agreed_start: Date,
+        pub actual_start: Option<Date>,
+        pub town_id: Option<Uuid>,
+        /// WGS-84: the point, or the polygon's representative point.
+        pub lon: f64,
+        pub lat: f64,
+        pub polygon: Option<Json>,
+        /// `active`, `idle` or `disposed`.
+        pub status: String,
+        pub idle_since: Option<Date>,
+        pub idle_case_id: Option<Uuid>,
+        pub disposed_on: Option<Date>,
+        /// The kind of the disposal that closed it.
+        pub disposal: Option<String>,
+        pub rev: i64,
+        pub seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod parcel_disposals {
+    use sea_orm::entity::prelude::*;
+
+    /// A disposal of an idle parcel (construction started, fee, repossession, other).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "parcel_disposals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub parcel_id: Uuid,
+        pub kind: String,
+        pub disposed_on: Date,
+        /// 闲置费 in fen, for `fee_collected`.
+        pub fee_fen: Option<i64>,
+        pub note: String,
+        pub recorded_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0002Sync),
             Box::new(M0003Photos),
             Box::new(M0004Alerts),
+            Box::new(M0005Parcels),
             Box::new(M0007Reports),
         ]
     }
@@ -525,6 +526,61 @@ impl MigrationTrait for M0004Alerts {
         m.create_index(index("idx_tips_idempotency", "tips", &["idempotency_key"]).unique().to_owned()).await?;
         m.create_index(index("idx_tips_town", "tips", &["town_id", "created_at"])).await?;
         m.create_index(index("idx_tips_created", "tips", &["created_at"])).await?;
+        Ok(())
+    }
+}
+
+struct M0005Parcels;
+
+impl MigrationName for M0005Parcels {
+    fn name(&self) -> &str {
+        "m0005_parcels"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005Parcels {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let mut parcels = Table::create();
+        parcels
+            .table(t("parcels"))
+            .col(uuid(t("id")).primary_key())
+            // 出让合同 / 划拨决定书编号: the contract or allocation number.
+            .col(string_uniq(t("code")))
+            .col(string(t("holder")))
+            .col(double(t("area_m2")))
+            .col(date(t("agreed_start")))
+            .col(date_null(t("actual_start")))
+            .col(uuid_null(t("town_id")))
+            .col(double(t("lon")))
+            .col(double(t("lat")))
+            .col(json_binary_null(t("polygon")))
+            .col(string(t("status")))
+            .col(date_null(t("idle_since")))
+            .col(uuid_null(t("idle_case_id")))
+            .col(date_null(t("disposed_on")))
+            .col(string_null(t("disposal")));
+        m.create_table(sync_columns(&mut parcels).to_owned()).await?;
+        m.create_index(index("idx_parcels_seq", "parcels", &["seq"])).await?;
+        m.create_index(index("idx_parcels_town_status", "parcels", &["town_id", "status"])).await?;
+        m.create_index(index("idx_parcels_status_start", "parcels", &["status", "agreed_start"])).await?;
+        m.create_index(index("idx_parcels_idle_since", "parcels", &["idle_since"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("parcel_disposals"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("parcel_id")))
+                .col(string(t("kind")))
+                .col(date(t("disposed_on")))
+                .col(big_integer_null(t("fee_fen")))
+                .col(text(t("note")))
+                .col(uuid_null(t("recorded_by")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_parcel_disposals_parcel", "parcel_disposals", &["parcel_id", "created_at"])).await?;
         Ok(())
     }
 }

@@ -70,6 +70,8 @@ pub struct TownProgress {
     /// Share of the ledger accepted on site or closed.
     pub accepted_rate: Option<f64>,
     pub investigation: InvestigationSummary,
+    /// Idle land (闲置土地) in the period: newly idle vs disposed, idle at the end.
+    pub idle_land: Option<crate::parcels::service::IdleBalance>,
     pub targets: Vec<TargetStatus>,
 }
 

@@ -429,6 +429,47 @@ pub fn section(
     p
 }
 
+fn empty_balance(town: Option<Uuid>) -> crate::parcels::service::IdleBalance {
+    crate::parcels::service::IdleBalance {
+        town_id: town,
+        newly_idle: 0,
+        newly_idle_area_m2: 0.0,
+        disposed: 0,
+        disposed_area_m2: 0.0,
+        idle_at_end: 0,
+        idle_area_at_end_m2: 0.0,
+    }
+}
+
+/// A target judged at the end of the campaign: met or not then; before it,
+/// on track while it holds and at risk while it does not.
+fn by_year_end(holds: bool, as_of: NaiveDate, ends_on: NaiveDate) -> TargetState {
+    match (holds, as_of >= ends_on) {
+        (true, true) => TargetState::Met,
+        (true, false) => TargetState::OnTrack,
+        (false, true) => TargetState::NotMet,
+        (false, false) => TargetState::AtRisk,
+    }
+}
+
+/// Evaluates the targets measured from land records (idle land, supply).
+fn land_targets(p: &mut TownProgress, targets: &[Target], c: &campaigns::Model, as_of: NaiveDate) {
+    for (t, status) in targets.iter().zip(p.targets.iter_mut()) {
+        if let (Target::IdleLandDynamicClearance { .. }, Some(b)) = (t, &p.idle_land) {
+            status.detail = format!(
+                "{} parcels disposed vs {} newly idle in the period; {} idle at the end",
+                b.disposed, b.newly_idle, b.idle_at_end
+            );
+            status.state = if b.disposed == 0 && b.newly_idle == 0 && b.idle_at_end == 0 {
+                TargetState::NotApplicable
+            } else {
+                by_year_end(b.disposed > b.newly_idle, as_of, c.ends_on)
+            };
+            status.deadline = Some(c.ends_on);
+        }
+    }
+}
+
 fn parse_day(field: &str, raw: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .map_err(|_| bad_query(field, format!("{field} must be YYYY-MM-DD")))
@@ -499,12 +540,16 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
             by_town.entry(f.town).or_default().push(f);
         }
     }
+    let idle: HashMap<Option<Uuid>, crate::parcels::service::IdleBalance> =
+        crate::parcels::service::idle_balance(db, from, to).await?.into_iter().map(|b| (b.town_id, b)).collect();
     let mut towns: Vec<TownProgress> = by_town
         .iter()
         .map(|(town, list)| {
             let mut s = section(&c, &targets, list, &ends, from, as_of);
             s.town = town.and_then(|t| state.towns.get(t));
             s.unassigned = town.is_none();
+            s.idle_land = Some(idle.get(town).cloned().unwrap_or_else(|| empty_balance(*town)));
+            land_targets(&mut s, &targets, &c, as_of);
             s
         })
         .collect();
@@ -517,6 +562,17 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
         let mut d = section(&c, &targets, &every, &ends, from, as_of);
         // The towns list their overdue cases; the district gives the figures.
         d.overdue.cases.clear();
+        let mut total = empty_balance(None);
+        for b in idle.values() {
+            total.newly_idle += b.newly_idle;
+            total.newly_idle_area_m2 += b.newly_idle_area_m2;
+            total.disposed += b.disposed;
+            total.disposed_area_m2 += b.disposed_area_m2;
+            total.idle_at_end += b.idle_at_end;
+            total.idle_area_at_end_m2 += b.idle_area_at_end_m2;
+        }
+        d.idle_land = Some(total);
+        land_targets(&mut d, &targets, &c, as_of);
         d
     });
     Ok(ProgressReport {

@@ -19,7 +19,7 @@ use super::observations;
 use crate::auth::{AuthUser, Scope};
 use crate::campaigns::CampaignView;
 use crate::cases::store;
-use crate::db::entities::{alerts, campaigns, cases, inspections, observations as obs, scope_events, towns};
+use crate::db::entities::{alerts, campaigns, cases, inspections, observations as obs, parcels, scope_events, towns};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -279,6 +279,20 @@ pub async fn changes_after(
             let record = raw(&crate::alerts::service::view(&m, &state.towns))?;
             let id = super::ids::wire(m.id);
             changes.push((m.seq, Pulled { table: "alerts", id, rev: rev(m.rev), op: ChangeOp::Upsert, record }));
+        }
+    }
+    if wants(tables, Table::Parcels) && crate::parcels::service::PULLERS.contains(&user.role) {
+        let mut q = parcels::Entity::find().filter(parcels::Column::Seq.gt(after));
+        if let Scope::Towns(list) = &scope {
+            q = q.filter(parcels::Column::TownId.is_in(list.clone()));
+        }
+        for m in q.order_by_asc(parcels::Column::Seq).limit(take).all(db).await? {
+            let (op, record) = if m.deleted {
+                (ChangeOp::Delete, None)
+            } else {
+                (ChangeOp::Upsert, raw(&crate::parcels::service::view(&m, state))?)
+            };
+            changes.push((m.seq, Pulled { table: "parcels", id: super::ids::wire(m.id), rev: rev(m.rev), op, record }));
         }
     }
 
