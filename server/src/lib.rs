@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod approvals;
 pub mod auth;
 pub mod campaigns;
 pub mod cases;
@@ -15,6 +16,7 @@ pub mod open311;
 pub mod openapi;
 pub mod ops;
 pub mod photos;
+pub mod projects;
 pub mod startup;
 pub mod state;
 pub mod sync;

@@ -53,6 +53,11 @@ impl Modify for BearerAuth {
         crate::open311::routes::discovery, crate::open311::routes::services, crate::open311::routes::definition,
         crate::open311::routes::create_request, crate::open311::routes::list_requests,
         crate::open311::routes::get_request, crate::open311::routes::token,
+        crate::approvals::routes::create, crate::approvals::routes::list, crate::approvals::routes::get,
+        crate::approvals::routes::patch, crate::approvals::routes::list_supplies, crate::approvals::routes::add_supply,
+        crate::approvals::routes::import,
+        crate::projects::routes::create, crate::projects::routes::list, crate::projects::routes::get,
+        crate::projects::routes::record_step,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
@@ -65,6 +70,8 @@ impl Modify for BearerAuth {
         crate::tips::types::NewTip, crate::tips::types::Contact, crate::tips::types::TipReceipt,
         crate::tips::types::PublicTipView, crate::tips::types::TipView, crate::tips::types::TipPage,
         crate::tips::types::DuplicateCandidate, crate::tips::types::TriageRequest,
+        crate::approvals::service::SupplyRate, crate::approvals::types::RowError,
+        crate::projects::types::ProjectStep, crate::projects::service::ProjectGap,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -78,6 +85,8 @@ impl Modify for BearerAuth {
         (name = "alerts", description = "Town alerts: inbox, acknowledgement, live stream (Server-Sent Events)"),
         (name = "webhooks", description = "Per-town signed webhooks, delivery log and dead letters (see guides/town-offices.md)"),
         (name = "tips", description = "Public tips (群众举报): anonymous reports with receipt tokens, triage by the town office"),
+        (name = "land supply", description = "Approved-but-unsupplied land (批而未供): approvals, supplies, CSV import"),
+        (name = "projects", description = "Village construction projects and their five-in-place (五到位) steps"),
         (name = "open311", description = "Open311 GeoReport v2 at /open311/v2/ (JSON and XML by the path suffix); errors are `[{\"code\", \"description\"}]`"),
     )
 )]

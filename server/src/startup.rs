@@ -102,7 +102,9 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(crate::sync::routes::configure)
             .configure(crate::photos::routes::configure)
             .configure(crate::alerts::routes::configure)
-            .configure(crate::tips::routes::configure),
+            .configure(crate::tips::routes::configure)
+            .configure(crate::approvals::routes::configure)
+            .configure(crate::projects::routes::configure),
     );
 }
 

@@ -28,6 +28,8 @@ wire_enum!(
         Campaigns = "campaigns",
         /// A town's alerts (town officers and the bureau); read-only, acknowledged through the API.
         Alerts = "alerts",
+        /// Land approvals with their supplied area (town officers and the bureau); read-only.
+        Approvals = "approvals",
     }
 );
 
