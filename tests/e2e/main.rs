@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alerts;
+mod approvals;
 mod auth;
 mod bad_input;
 mod cases;
@@ -11,6 +12,7 @@ mod concurrency;
 mod open311;
 mod ops;
 mod photos;
+mod projects;
 mod routing;
 mod scope;
 mod sync;

@@ -247,6 +247,10 @@ impl TestApp {
             "webhooks",
             "webhook_deliveries",
             "tips",
+            "approvals",
+            "approval_supplies",
+            "village_projects",
+            "project_steps",
         ] {
             let row = self
                 .state

@@ -15,14 +15,10 @@ use crate::state::AppState;
 pub const MAX_CSV_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/approvals/import")
-            .app_data(web::PayloadConfig::new(MAX_CSV_BYTES))
-            .post(import),
-    )
-    .service(web::resource("/approvals").get(list).post(create))
-    .service(web::resource("/approvals/{id}").get(get).patch(patch))
-    .service(web::resource("/approvals/{id}/supplies").get(list_supplies).post(add_supply));
+    cfg.service(web::resource("/approvals/import").app_data(web::PayloadConfig::new(MAX_CSV_BYTES)).post(import))
+        .service(web::resource("/approvals").get(list).post(create))
+        .service(web::resource("/approvals/{id}").get(get).patch(patch))
+        .service(web::resource("/approvals/{id}/supplies").get(list_supplies).post(add_supply));
 }
 
 /// Registers an approval (批文) of land for conversion. A town office
@@ -36,7 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 403, description = "forbidden (inspectors, verifiers) / out_of_scope (another town)", body = ErrorBody),
         (status = 409, description = "duplicate_record: the number exists with other content", body = ErrorBody),
         (status = 422, description = "validation_failed (area not > 0, a future date, a bad number) / unknown_town", body = ErrorBody)))]
-pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewApproval>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewApproval>,
+) -> ApiResult<HttpResponse> {
     let (created, view) = service::create(&state, &user, body.into_inner()).await?;
     Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
 }

@@ -196,8 +196,7 @@ pub async fn get(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Appro
 pub async fn list(state: &AppState, user: &AuthUser, q: &ApprovalQuery) -> ApiResult<ApprovalPage> {
     user.require(READERS)?;
     let limit = crate::alerts::service::page_limit(q.limit, 100)?;
-    let mut find =
-        approvals::Entity::find().filter(approvals::Column::Deleted.eq(false)).filter(scope_condition(user));
+    let mut find = approvals::Entity::find().filter(approvals::Column::Deleted.eq(false)).filter(scope_condition(user));
     if let Some(key) = q.town.as_deref().filter(|k| !k.is_empty()) {
         let town = crate::auth::service::resolve_town(&state.db, key).await?;
         user.require_town(Some(town.id))?;
@@ -333,7 +332,12 @@ async fn insert_supply(
 
 /// Records land supplied under an approval. With a client `id`, the same
 /// supply sent again answers `(false, …)` and changes nothing.
-pub async fn add_supply(state: &AppState, user: &AuthUser, id: Uuid, req: NewSupply) -> ApiResult<(bool, SupplyResult)> {
+pub async fn add_supply(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    req: NewSupply,
+) -> ApiResult<(bool, SupplyResult)> {
     user.require(WRITERS)?;
     let note = field("note", check_note(&req.note))?;
     let txn = state.db.begin().await?;
@@ -415,10 +419,14 @@ pub async fn supply_rates(conn: &impl ConnectionTrait, as_of: NaiveDate) -> ApiR
 }
 
 /// The columns a CSV import reads; the supplied ones and `note` are optional.
-const CSV_COLUMNS: &[&str] = &["code", "town", "approved_on", "approved_area_m2", "supplied_area_m2", "supplied_on", "note"];
+const CSV_COLUMNS: &[&str] =
+    &["code", "town", "approved_on", "approved_area_m2", "supplied_area_m2", "supplied_on", "note"];
+
+/// A CSV record: its first line number and its fields.
+pub type CsvRecord = (usize, Vec<String>);
 
 /// Splits CSV text (RFC 4180: quoted fields, doubled quotes, CRLF or LF) into records with their line numbers.
-pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+pub fn parse_csv(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
     let mut out = Vec::new();
     let mut record: Vec<String> = Vec::new();
     let mut fieldbuf = String::new();

@@ -9,7 +9,13 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Foundation), Box::new(M0002Sync), Box::new(M0003Photos), Box::new(M0004Alerts), Box::new(M0006Supply)]
+        vec![
+            Box::new(M0001Foundation),
+            Box::new(M0002Sync),
+            Box::new(M0003Photos),
+            Box::new(M0004Alerts),
+            Box::new(M0006Supply),
+        ]
     }
 }
 

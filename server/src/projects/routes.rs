@@ -24,7 +24,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 400, description = "invalid_json (also unknown fields, wrong types)", body = ErrorBody),
         (status = 403, description = "forbidden (inspectors, verifiers) / out_of_scope (another town)", body = ErrorBody),
         (status = 422, description = "validation_failed (planned_end before planned_start, empty name) / unknown_town / coordinate_out_of_range", body = ErrorBody)))]
-pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewProject>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewProject>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&state, &user, body.into_inner()).await?))
 }
 

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use landpatrol_sync::{ErrorCode, Role};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -105,9 +107,12 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewProject) -> ApiRe
     }
     let town = match req.town.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(key) => crate::auth::service::resolve_town(&state.db, key).await?.id,
-        None => state.towns.locate(point.lon, point.lat).town.map(|t| t.id).ok_or_else(|| {
-            ApiError::field("town", "the location is outside every town; name the town")
-        })?,
+        None => state
+            .towns
+            .locate(point.lon, point.lat)
+            .town
+            .map(|t| t.id)
+            .ok_or_else(|| ApiError::field("town", "the location is outside every town; name the town"))?,
     };
     user.require_town(Some(town))?;
     let now = Utc::now();
@@ -172,19 +177,13 @@ pub async fn list(state: &AppState, user: &AuthUser, q: &ProjectQuery) -> ApiRes
     for s in steps {
         by_project.entry(s.project_id).or_default().push(s);
     }
-    let items =
-        rows.iter().map(|p| view(state, p, by_project.get(&p.id).map(Vec::as_slice).unwrap_or(&[]))).collect();
+    let items = rows.iter().map(|p| view(state, p, by_project.get(&p.id).map(Vec::as_slice).unwrap_or(&[]))).collect();
     Ok(ProjectPage { items, next_cursor })
 }
 
 /// Records a step. The same step sent again with the same content answers
 /// `(false, …)`; with other content it is `409 duplicate_record`.
-pub async fn record_step(
-    state: &AppState,
-    user: &AuthUser,
-    id: Uuid,
-    req: NewStep,
-) -> ApiResult<(bool, ProjectView)> {
+pub async fn record_step(state: &AppState, user: &AuthUser, id: Uuid, req: NewStep) -> ApiResult<(bool, ProjectView)> {
     user.require(RECORDERS)?;
     let step = ProjectStep::parse(req.step.trim()).ok_or_else(|| {
         let names: Vec<&str> = ProjectStep::ALL.iter().map(|s| s.as_str()).collect();
@@ -212,8 +211,11 @@ pub async fn record_step(
             drop(txn);
             return Ok((false, get(state, user, id).await?));
         }
-        return Err(ApiError::new(ErrorCode::DuplicateRecord, format!("the step {} is recorded already", step.as_str()))
-            .with_details(json!({ "field": "step", "existing": step_view(&old) })));
+        return Err(ApiError::new(
+            ErrorCode::DuplicateRecord,
+            format!("the step {} is recorded already", step.as_str()),
+        )
+        .with_details(json!({ "field": "step", "existing": step_view(&old) })));
     }
     let step_id = Uuid::now_v7();
     project_steps::ActiveModel {
