@@ -388,9 +388,15 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
             views[&d.user].iter().filter(|((t, _), _)| t != "lifecycle").map(|(k, v)| (k.clone(), v.clone())).collect();
         let view = &view;
         let mut replica = BTreeMap::new();
-        for table in
-            [Table::Cases, Table::Inspections, Table::Observations, Table::Towns, Table::Campaigns, Table::Alerts]
-        {
+        for table in [
+            Table::Cases,
+            Table::Inspections,
+            Table::Observations,
+            Table::Towns,
+            Table::Campaigns,
+            Table::Alerts,
+            Table::Approvals,
+        ] {
             for r in d.client.records(table).await.unwrap_or_default() {
                 if r.pending {
                     fail(format!("device {i}: {} {} still pending", r.table, r.id));
