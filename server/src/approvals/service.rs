@@ -677,3 +677,31 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
     txn.commit().await?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_line_ends_and_blank_lines() {
+        let rows = parse_csv("a,b\r\n\"x, \"\"y\"\"\",\"two\nlines\"\n\n1,\n").unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, vec!["a".to_owned(), "b".to_owned()]),
+                (2, vec!["x, \"y\"".to_owned(), "two\nlines".to_owned()]),
+                (5, vec!["1".to_owned(), String::new()]),
+            ]
+        );
+        assert_eq!(parse_csv("a\n\"open").unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn areas_are_finite_and_positive() {
+        assert!(check_area(f64::NAN).is_err());
+        assert!(check_area(f64::INFINITY).is_err());
+        assert!(check_area(0.0).is_err());
+        assert!(check_area(-1.0).is_err());
+        assert_eq!(check_area(0.5), Ok(0.5));
+    }
+}
