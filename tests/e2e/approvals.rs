@@ -399,6 +399,9 @@ async fn csv_import_is_all_or_nothing_idempotent_and_reads_bom_and_chinese() {
     );
     assert_error(&import(&app, &admin, b"code,town\xff\xfe").await, 422, "validation_failed");
     assert_error(&import(&app, &admin, b"").await, 422, "validation_failed");
+    let mut huge = b"code,town,approved_on,approved_area_m2\n".to_vec();
+    huge.resize(8 * 1024 * 1024 + 1, b' ');
+    assert_error(&import(&app, &admin, &huge).await, 413, "payload_too_large");
     assert_error(&import(&app, &admin, b"code,town,when\n").await, 422, "validation_failed");
     assert_eq!(app.fingerprint().await, before);
 }

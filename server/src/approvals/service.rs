@@ -590,17 +590,18 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
         let line = row.line;
         let town = match crate::auth::service::resolve_town(&txn, &row.town).await {
             Ok(t) => t,
-            Err(e) => {
+            Err(e) if e.code == ErrorCode::UnknownTown => {
                 errors.push(row_error(line, "town", e.message));
                 continue;
             }
+            Err(e) => return Err(e),
         };
         if !user.scope().covers(Some(town.id)) {
             errors.push(row_error(line, "town", format!("{} is outside your scope", town.code)));
             continue;
         }
         let existing = by_code(&txn, &row.code).await?;
-        let (mut cur, mut changed, created) = match existing {
+        let (cur, mut changed, created) = match existing {
             Some(cur) if cur.town_id != town.id || cur.deleted => {
                 errors.push(row_error(line, "code", format!("approval {} exists in another town", row.code)));
                 continue;
@@ -657,13 +658,11 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
                     errors.push(row_error(line, f, m));
                     continue;
                 }
-                let (_, approval) = insert_supply(&txn, cur, sid, on, area, "CSV import".into(), user.id).await?;
-                cur = approval;
+                insert_supply(&txn, cur, sid, on, area, "CSV import".into(), user.id).await?;
                 changed = true;
                 report.supplies += 1;
             }
         }
-        let _ = cur;
         match (created, changed) {
             (true, _) => report.created += 1,
             (false, true) => report.updated += 1,
