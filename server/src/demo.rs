@@ -121,6 +121,12 @@ pub async fn load(state: &AppState) -> ApiResult<DemoReport> {
         load_parcels(state).await?;
     }
     report.cases = usize::try_from(cases::Entity::find().count(&state.db).await?).unwrap_or(0);
+    if crate::db::entities::approvals::Entity::find().count(&state.db).await? == 0 {
+        load_approvals(state).await?;
+    }
+    if crate::db::entities::village_projects::Entity::find().count(&state.db).await? == 0 {
+        load_projects(state).await?;
+    }
     Ok(report)
 }
 
@@ -480,5 +486,106 @@ async fn load_parcels(state: &AppState) -> ApiResult<()> {
         }
     }
     txn.commit().await?;
+    Ok(())
+}
+
+/// 2017 approvals (批而未供) with their supplies: 海滨街道 21,000 + 4,000 of
+/// 30,000 + 10,000 m² supplied (62.5%), 周良街道 10,000 of 25,000 m² (40%).
+async fn load_approvals(state: &AppState) -> ApiResult<()> {
+    use crate::approvals::service as approvals;
+    use crate::approvals::types::{NewApproval, NewSupply};
+    let admin = user(state, "admin").await?;
+    type Ymd = (i32, u32, u32);
+    /// Number, town, approved on, area, supplies.
+    type DemoApproval = (&'static str, &'static str, Ymd, f64, &'static [(Ymd, f64)]);
+    let demo: [DemoApproval; 3] = [
+        (
+            "津宝批〔2017〕3号",
+            "120115001",
+            (2017, 2, 20),
+            30000.0,
+            &[((2017, 5, 10), 12000.0), ((2017, 9, 15), 9000.0)],
+        ),
+        ("津宝批〔2017〕8号", "120115001", (2017, 4, 12), 10000.0, &[((2017, 8, 1), 4000.0)]),
+        ("津宝批〔2017〕11号", "120115006", (2017, 3, 1), 25000.0, &[((2017, 10, 20), 10000.0)]),
+    ];
+    for (code, town, (y, m, d), area, supplies) in demo {
+        let (_, a) = approvals::create(
+            state,
+            &admin,
+            NewApproval {
+                code: code.into(),
+                town: town.into(),
+                approved_on: date(y, m, d)?,
+                approved_area_m2: area,
+                note: "农用地转用 (farmland conversion)".into(),
+            },
+        )
+        .await?;
+        for ((y, m, d), area) in supplies {
+            let req =
+                NewSupply { id: None, supplied_on: date(*y, *m, *d)?, area_m2: *area, note: "出让 (sold)".into() };
+            approvals::add_supply(state, &admin, a.id, req).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Two village projects of 2017: one with all five steps, one missing the
+/// last three.
+async fn load_projects(state: &AppState) -> ApiResult<()> {
+    use crate::projects::service as projects;
+    use crate::projects::types::{NewProject, NewStep};
+    let admin = user(state, "admin").await?;
+    /// Name, village, town, (lon, lat), steps done.
+    type DemoProject =
+        (&'static str, &'static str, &'static str, (f64, f64), &'static [(&'static str, (i32, u32, u32))]);
+    let demo: [DemoProject; 2] = [
+        (
+            "东刘庄村文化活动中心 (village culture centre)",
+            "东刘庄村",
+            "120115001",
+            (117.295129, 39.733503),
+            &[
+                ("site_selection", (2017, 3, 2)),
+                ("approval", (2017, 3, 20)),
+                ("staking", (2017, 3, 28)),
+                ("construction_supervision", (2017, 4, 20)),
+                ("completion_acceptance", (2017, 9, 25)),
+            ],
+        ),
+        (
+            "小周庄村卫生室 (village clinic)",
+            "小周庄村",
+            "120115006",
+            (117.341136, 39.557182),
+            &[("site_selection", (2017, 4, 6)), ("approval", (2017, 4, 25))],
+        ),
+    ];
+    for (name, village, town, (lon, lat), steps) in demo {
+        let p = projects::create(
+            state,
+            &admin,
+            NewProject {
+                name: name.into(),
+                village: village.into(),
+                town: Some(town.into()),
+                location: GeoPoint::wgs84(lon, lat)?,
+                planned_start: date(2017, 4, 1)?,
+                planned_end: date(2017, 9, 30)?,
+            },
+        )
+        .await?;
+        for (step, (y, m, d)) in steps {
+            let req = NewStep {
+                step: (*step).into(),
+                done_on: date(*y, *m, *d)?,
+                person: "镇国土所 王建国".into(),
+                note: String::new(),
+                photos: vec![],
+            };
+            projects::record_step(state, &admin, p.id, req).await?;
+        }
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod approvals;
 pub mod auth;
 pub mod campaigns;
 pub mod cases;
@@ -16,6 +17,7 @@ pub mod openapi;
 pub mod ops;
 pub mod parcels;
 pub mod photos;
+pub mod projects;
 pub mod reports;
 pub mod startup;
 pub mod state;

@@ -58,6 +58,11 @@ impl Modify for BearerAuth {
         crate::parcels::routes::create, crate::parcels::routes::list, crate::parcels::routes::get,
         crate::parcels::routes::patch, crate::parcels::routes::dispose, crate::parcels::routes::list_disposals,
         crate::parcels::routes::import,
+        crate::approvals::routes::create, crate::approvals::routes::list, crate::approvals::routes::get,
+        crate::approvals::routes::patch, crate::approvals::routes::list_supplies, crate::approvals::routes::add_supply,
+        crate::approvals::routes::import,
+        crate::projects::routes::create, crate::projects::routes::list, crate::projects::routes::get,
+        crate::projects::routes::record_step,
     ),
     components(schemas(
         landpatrol_sync::error::ErrorBody, landpatrol_sync::error::ErrorDetail, landpatrol_sync::GeoPoint, landpatrol_sync::Crs,
@@ -76,6 +81,8 @@ impl Modify for BearerAuth {
         crate::parcels::types::DisposalRecorded, crate::parcels::types::DisposalKind,
         crate::parcels::types::ParcelImportReport, crate::parcels::types::RowError,
         crate::parcels::service::IdleBalance,
+        crate::approvals::service::SupplyRate, crate::approvals::types::RowError,
+        crate::projects::types::ProjectStep, crate::projects::service::ProjectGap,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -91,6 +98,8 @@ impl Modify for BearerAuth {
         (name = "webhooks", description = "Per-town signed webhooks, delivery log and dead letters (see guides/town-offices.md)"),
         (name = "tips", description = "Public tips (群众举报): anonymous reports with receipt tokens, triage by the town office"),
         (name = "parcels", description = "Idle land (闲置土地): parcels, CSV import, disposals; a daily sweep opens `idle_land` cases (see guides/idle-land.md)"),
+        (name = "land supply", description = "Approved-but-unsupplied land (批而未供): approvals, supplies, CSV import"),
+        (name = "projects", description = "Village construction projects and their five-in-place (五到位) steps"),
         (name = "open311", description = "Open311 GeoReport v2 at /open311/v2/ (JSON and XML by the path suffix); errors are `[{\"code\", \"description\"}]`"),
     )
 )]

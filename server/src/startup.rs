@@ -104,7 +104,9 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(crate::alerts::routes::configure)
             .configure(crate::reports::routes::configure)
             .configure(crate::tips::routes::configure)
-            .configure(crate::parcels::routes::configure),
+            .configure(crate::parcels::routes::configure)
+            .configure(crate::approvals::routes::configure)
+            .configure(crate::projects::routes::configure),
     );
 }
 

@@ -30,6 +30,8 @@ wire_enum!(
         Alerts = "alerts",
         /// Idle-land parcels (town officers: their town; the bureau: all); read-only for clients.
         Parcels = "parcels",
+        /// Land approvals with their supplied area (town officers and the bureau); read-only.
+        Approvals = "approvals",
     }
 );
 

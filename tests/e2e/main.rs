@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alerts;
+mod approvals;
 mod auth;
 mod bad_input;
 mod cases;
@@ -12,6 +13,7 @@ mod open311;
 mod ops;
 mod parcels;
 mod photos;
+mod projects;
 mod reports;
 mod routing;
 mod scope;

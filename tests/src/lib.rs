@@ -250,6 +250,10 @@ impl TestApp {
             "tips",
             "parcels",
             "parcel_disposals",
+            "approvals",
+            "approval_supplies",
+            "village_projects",
+            "project_steps",
         ] {
             let row = self
                 .state

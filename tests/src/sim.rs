@@ -396,6 +396,7 @@ pub async fn run(app: &TestApp, cfg: &SimConfig) -> SimReport {
             Table::Campaigns,
             Table::Alerts,
             Table::Parcels,
+            Table::Approvals,
         ] {
             for r in d.client.records(table).await.unwrap_or_default() {
                 if r.pending {

@@ -683,3 +683,114 @@ pub mod parcel_disposals {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod approvals {
+    use sea_orm::entity::prelude::*;
+
+    /// An approval of land for conversion (批文), with the area supplied so far.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "approvals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The approval document number (批文号), unique.
+        pub code: String,
+        pub town_id: Uuid,
+        pub approved_on: Date,
+        pub approved_area_m2: f64,
+        /// The sum of its supplies.
+        pub supplied_area_m2: f64,
+        pub note: String,
+        pub rev: i64,
+        pub seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod approval_supplies {
+    use sea_orm::entity::prelude::*;
+
+    /// Land supplied under an approval (供地).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "approval_supplies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub approval_id: Uuid,
+        pub supplied_on: Date,
+        pub area_m2: f64,
+        pub note: String,
+        pub recorded_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod village_projects {
+    use sea_orm::entity::prelude::*;
+
+    /// A village construction project, followed by its five-in-place (五到位) steps.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "village_projects")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        pub village: String,
+        pub town_id: Uuid,
+        /// WGS-84.
+        pub lon: f64,
+        pub lat: f64,
+        pub planned_start: Date,
+        pub planned_end: Date,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod project_steps {
+    use sea_orm::entity::prelude::*;
+
+    /// One five-in-place step of a project, recorded once.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "project_steps")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub project_id: Uuid,
+        /// A `ProjectStep` wire name.
+        pub step: String,
+        pub done_on: Date,
+        /// Who was in place.
+        pub person: String,
+        pub note: String,
+        /// SHA-256 hashes of the photo evidence.
+        pub photos: Json,
+        pub recorded_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003Photos),
             Box::new(M0004Alerts),
             Box::new(M0005Parcels),
+            Box::new(M0006Supply),
             Box::new(M0007Reports),
         ]
     }
@@ -601,6 +602,88 @@ impl MigrationTrait for M0007Reports {
         // Reports reconstruct past states from the ledger: status changes by time.
         m.create_index(index("idx_case_events_status_at", "case_events", &["to_status", "at"])).await?;
         m.create_index(index("idx_cases_campaign", "cases", &["campaign_id"])).await?;
+        Ok(())
+    }
+}
+
+struct M0006Supply;
+
+impl MigrationName for M0006Supply {
+    fn name(&self) -> &str {
+        "m0006_supply"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006Supply {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let mut approvals = Table::create();
+        approvals
+            .table(t("approvals"))
+            .col(uuid(t("id")).primary_key())
+            // The approval document number (批文号).
+            .col(string_uniq(t("code")))
+            .col(uuid(t("town_id")))
+            .col(date(t("approved_on")))
+            .col(double(t("approved_area_m2")))
+            // The sum of the supplies, kept in the same transaction as each supply.
+            .col(double(t("supplied_area_m2")).default(0.0))
+            .col(text(t("note")));
+        m.create_table(sync_columns(&mut approvals).to_owned()).await?;
+        m.create_index(index("idx_approvals_seq", "approvals", &["seq"])).await?;
+        m.create_index(index("idx_approvals_town", "approvals", &["town_id", "approved_on"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("approval_supplies"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("approval_id")))
+                .col(date(t("supplied_on")))
+                .col(double(t("area_m2")))
+                .col(text(t("note")))
+                .col(uuid_null(t("recorded_by")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_supplies_approval", "approval_supplies", &["approval_id", "supplied_on"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("village_projects"))
+                .col(uuid(t("id")).primary_key())
+                .col(string(t("name")))
+                .col(string(t("village")))
+                .col(uuid(t("town_id")))
+                .col(double(t("lon")))
+                .col(double(t("lat")))
+                .col(date(t("planned_start")))
+                .col(date(t("planned_end")))
+                .col(uuid_null(t("created_by")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone(t("updated_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_projects_town", "village_projects", &["town_id", "planned_start"])).await?;
+
+        m.create_table(
+            Table::create()
+                .table(t("project_steps"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("project_id")))
+                .col(string(t("step")))
+                .col(date(t("done_on")))
+                .col(string(t("person")))
+                .col(text(t("note")))
+                .col(json_binary(t("photos")))
+                .col(uuid_null(t("recorded_by")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_project_steps_step", "project_steps", &["project_id", "step"]).unique().to_owned())
+            .await?;
         Ok(())
     }
 }

@@ -19,7 +19,9 @@ use super::observations;
 use crate::auth::{AuthUser, Scope};
 use crate::campaigns::CampaignView;
 use crate::cases::store;
-use crate::db::entities::{alerts, campaigns, cases, inspections, observations as obs, parcels, scope_events, towns};
+use crate::db::entities::{
+    alerts, approvals, campaigns, cases, inspections, observations as obs, parcels, scope_events, towns,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -293,6 +295,25 @@ pub async fn changes_after(
                 (ChangeOp::Upsert, raw(&crate::parcels::service::view(&m, state))?)
             };
             changes.push((m.seq, Pulled { table: "parcels", id: super::ids::wire(m.id), rev: rev(m.rev), op, record }));
+        }
+    }
+
+    if wants(tables, Table::Approvals) && crate::approvals::service::WRITERS.contains(&user.role) {
+        let rows = approvals::Entity::find()
+            .filter(approvals::Column::Seq.gt(after))
+            .filter(crate::approvals::service::scope_condition(user))
+            .order_by_asc(approvals::Column::Seq)
+            .limit(take)
+            .all(db)
+            .await?;
+        for m in rows {
+            let (op, record) = if m.deleted {
+                (ChangeOp::Delete, None)
+            } else {
+                (ChangeOp::Upsert, raw(&crate::approvals::service::view(&state.towns, &m))?)
+            };
+            let id = super::ids::wire(m.id);
+            changes.push((m.seq, Pulled { table: "approvals", id, rev: rev(m.rev), op, record }));
         }
     }
 

@@ -337,7 +337,7 @@ async fn dispatch(
                     let (_, m) = observations::record(conn, state, user, id, req, &stamp.to_string()).await?;
                     Ok(OpResult::applied(op.op_id, rev(m.rev)))
                 }
-                Table::Towns | Table::Campaigns | Table::Alerts | Table::Parcels => {
+                Table::Towns | Table::Campaigns | Table::Alerts | Table::Parcels | Table::Approvals => {
                     Err(ApiError::new(ErrorCode::UnknownTable, "reference data is read-only"))
                 }
             }
