@@ -375,3 +375,53 @@ async fn the_geojson_export_carries_the_report_fields_within_scope() {
     assert_eq!(codes.len(), 2, "{own}");
     assert!(codes.iter().all(|c| *c == B));
 }
+
+#[tokio::test]
+async fn land_records_feed_the_report_and_its_targets() {
+    // The demo's 2017 land records: approvals in 海滨 62.5% supplied and in 周良
+    // 40% by the end of the year; a 周良 village project missing three steps.
+    let app = TestApp::spawn_demo().await;
+    let admin = app.token("admin").await;
+    // The daily sweep finds the demo parcels idle since 2017.
+    let today = landpatrol_server::cases::store::local_today();
+    assert!(landpatrol_server::parcels::sweep::run_once(&app.state, today).await.unwrap() > 0);
+    let r = report(&app, &admin, "as_of=2017-12-31").await;
+    assert_eq!(r["campaign"]["id"], landpatrol_server::demo::CAMPAIGN_2017.to_string());
+    let a = town(&r, A);
+    assert_eq!(a["supply"]["approved_area_m2"], 40000.0);
+    assert_eq!(a["supply"]["supplied_area_m2"], 25000.0);
+    assert_eq!(a["supply"]["rate"], 0.625);
+    let supply = target(a, "supply rate");
+    assert_eq!(supply["state"], "met", "62.5% ≥ 60% at the end of the year: {supply}");
+    let b = town(&r, B);
+    assert_eq!(b["supply"]["rate"], 0.4);
+    assert_eq!(target(b, "supply rate")["state"], "not_met");
+    assert_eq!(b["five_in_place"]["projects_missing_steps"], 1);
+    let missing = b["five_in_place"]["projects"][0]["missing"].as_array().unwrap();
+    assert_eq!(missing.len(), 3, "{b}");
+    assert_eq!(a["five_in_place"]["projects_missing_steps"], 0);
+    // District supply: 35,000 of 65,000 m².
+    assert_eq!(r["district"]["supply"]["supplied_area_m2"], 35000.0);
+    assert_eq!(r["district"]["five_in_place"]["projects_missing_steps"], 1);
+    // Mid-year the supply target is judged on pace: 海滨 had 12,000 of 40,000 m² by June.
+    let june = report(&app, &admin, "as_of=2017-06-30").await;
+    let a = town(&june, A);
+    assert_eq!(a["supply"]["supplied_area_m2"], 12000.0);
+    assert_eq!(target(a, "supply rate")["state"], "at_risk");
+
+    // The idle-land balance is the parcels' own figure, per town, and judges the target.
+    let from = chrono::NaiveDate::from_ymd_opt(2017, 1, 1).unwrap();
+    let to = chrono::NaiveDate::from_ymd_opt(2017, 12, 31).unwrap();
+    let balances = landpatrol_server::parcels::service::idle_balance(&app.state.db, from, to).await.unwrap();
+    for code in [A, B] {
+        let t: Uuid = town_id(code).parse().unwrap();
+        let expected = balances.iter().find(|b| b.town_id == Some(t)).unwrap_or_else(|| panic!("{code}: {balances:?}"));
+        let section = town(&r, code);
+        assert_eq!(section["idle_land"]["newly_idle"], expected.newly_idle);
+        assert_eq!(section["idle_land"]["disposed"], expected.disposed);
+        assert_eq!(section["idle_land"]["idle_at_end"], expected.idle_at_end);
+        let state = target(section, "idle land")["state"].as_str().unwrap().to_owned();
+        let want = if expected.disposed > expected.newly_idle { "met" } else { "not_met" };
+        assert_eq!(state, want, "{code}: {expected:?}");
+    }
+}

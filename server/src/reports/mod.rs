@@ -72,7 +72,19 @@ pub struct TownProgress {
     pub investigation: InvestigationSummary,
     /// Idle land (闲置土地) in the period: newly idle vs disposed, idle at the end.
     pub idle_land: Option<crate::parcels::service::IdleBalance>,
+    /// Land supply (批而未供) up to `as_of`: approved and supplied area, the rate.
+    pub supply: Option<crate::approvals::service::SupplyRate>,
+    /// Village projects (五到位) missing a step that was due by `as_of`.
+    pub five_in_place: FiveInPlace,
     pub targets: Vec<TargetStatus>,
+}
+
+/// Five-in-place (五到位) gaps.
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct FiveInPlace {
+    pub projects_missing_steps: i64,
+    /// Each project with the steps it misses (in the town sections; empty in the district total).
+    pub projects: Vec<crate::projects::service::ProjectGap>,
 }
 
 /// Open cases past their deadline.

@@ -113,6 +113,7 @@ pub async fn facts(
     reconstruct: bool,
 ) -> ApiResult<Vec<Fact>> {
     let cutoff = end_of_day(as_of);
+    let t = std::time::Instant::now();
     let rows = cases::Entity::find()
         .select_only()
         .columns([
@@ -134,8 +135,10 @@ pub async fn facts(
         .into_model::<CaseRow>()
         .all(conn)
         .await?;
+    tracing::debug!(ms = t.elapsed().as_millis(), cases = rows.len(), "report: cases read");
     let backend = conn.get_database_backend();
     let p1 = placeholder(backend, 1);
+    let t = std::time::Instant::now();
 
     // First rectification and dismissal of each case before the cut-off.
     let sql = format!(
@@ -148,11 +151,13 @@ pub async fn facts(
             (r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?);
         firsts.insert((id, status == "rectified"), at);
     }
+    tracing::debug!(ms = t.elapsed().as_millis(), "report: first rectifications and dismissals");
 
     let mut status_then: HashMap<Uuid, String> = HashMap::new();
     let mut withdrawn: HashSet<Uuid> = HashSet::new();
     let mut reverse: HashMap<Uuid, serde_json::Map<String, Value>> = HashMap::new();
     if reconstruct {
+        let t = std::time::Instant::now();
         // The last status change of each case before the cut-off.
         let sql = format!(
             "SELECT e.case_id, e.to_status FROM case_events e JOIN (SELECT case_id, MAX(id) AS mid FROM case_events \
@@ -161,6 +166,7 @@ pub async fn facts(
         for r in conn.query_all_raw(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await? {
             status_then.insert(r.try_get_by_index(0)?, r.try_get_by_index(1)?);
         }
+        tracing::debug!(ms = t.elapsed().as_millis(), cases = status_then.len(), "report: statuses at the cut-off");
         let gone = case_events::Entity::find()
             .select_only()
             .column(case_events::Column::CaseId)
@@ -170,25 +176,33 @@ pub async fn facts(
             .all(conn)
             .await?;
         withdrawn.extend(gone);
-        // Fields changed after the cut-off: the first change's `before` is the value then.
-        let later = case_events::Entity::find()
-            .select_only()
-            .columns([case_events::Column::CaseId, case_events::Column::Before])
-            .filter(case_events::Column::Action.is_in(["updated", "relocated", "reassigned"]))
-            .filter(case_events::Column::At.gte(cutoff))
-            .order_by_desc(case_events::Column::Id)
-            .into_tuple::<(Uuid, Option<Value>)>()
-            .all(conn)
-            .await?;
+        // Fields the report reads, changed after the cut-off: the first
+        // change's `before` is the value then. Only entries naming one of
+        // them are read (the text is matched before it is parsed).
+        let t = std::time::Instant::now();
+        let keys = ["town_id", "confiscated_gains_fen", "disciplinary_actions", "judicial_referral", "publicised"];
+        let like: Vec<String> = keys.iter().map(|k| format!("CAST(before AS TEXT) LIKE '%\"{k}\"%'")).collect();
+        let sql = format!(
+            "SELECT case_id, CAST(before AS TEXT) FROM case_events WHERE action IN ('updated', 'relocated', 'reassigned') \
+             AND at >= {p1} AND ({}) ORDER BY id DESC",
+            like.join(" OR ")
+        );
+        let later = conn.query_all_raw(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await?;
+        let read = later.len();
         // Newest first: each earlier change overwrites, so the first change after the cut-off wins.
-        for (id, before) in later {
-            if let Some(Value::Object(fields)) = before {
-                let entry = reverse.entry(id).or_default();
-                for (k, v) in fields {
+        for r in later {
+            let (id, before): (Uuid, Option<String>) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+            let Some(Ok(Value::Object(fields))) = before.as_deref().map(serde_json::from_str::<Value>) else {
+                continue;
+            };
+            let entry = reverse.entry(id).or_default();
+            for (k, v) in fields {
+                if keys.contains(&k.as_str()) {
                     entry.insert(k, v);
                 }
             }
         }
+        tracing::debug!(ms = t.elapsed().as_millis(), entries = read, "report: fields changed after the cut-off");
     }
 
     let mut out = Vec::with_capacity(rows.len());
@@ -467,6 +481,22 @@ fn land_targets(p: &mut TownProgress, targets: &[Target], c: &campaigns::Model, 
             };
             status.deadline = Some(c.ends_on);
         }
+        if let Target::SupplyRate { min_rate, .. } = t {
+            match p.supply.as_ref().and_then(|s| s.rate.map(|r| (s, r))) {
+                Some((s, r)) => {
+                    status.detail = format!(
+                        "{:.0} of {:.0} m² supplied ({:.1}%, target {:.0}%)",
+                        s.supplied_area_m2,
+                        s.approved_area_m2,
+                        r * 100.0,
+                        min_rate * 100.0
+                    );
+                    status.state = by_year_end(r + 1e-9 >= *min_rate, as_of, c.ends_on);
+                }
+                None => status.detail = "no approved land to supply".to_owned(),
+            }
+            status.deadline = Some(c.ends_on);
+        }
     }
 }
 
@@ -521,6 +551,7 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
     };
     let district_view = matches!(user.scope(), Scope::District) && only.is_none();
     let reconstructed = as_of < today;
+    let started = std::time::Instant::now();
     let all = facts(db, c.id, as_of, reconstructed).await?;
     let from = c.starts_on;
     let to = as_of.min(c.ends_on);
@@ -542,6 +573,12 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
     }
     let idle: HashMap<Option<Uuid>, crate::parcels::service::IdleBalance> =
         crate::parcels::service::idle_balance(db, from, to).await?.into_iter().map(|b| (b.town_id, b)).collect();
+    let supply: HashMap<Uuid, crate::approvals::service::SupplyRate> =
+        crate::approvals::service::supply_rates(db, to).await?.into_iter().map(|r| (r.town_id, r)).collect();
+    let mut gaps: HashMap<Uuid, Vec<crate::projects::service::ProjectGap>> = HashMap::new();
+    for g in crate::projects::service::five_in_place_gaps(db, as_of).await? {
+        gaps.entry(g.town_id).or_default().push(g);
+    }
     let mut towns: Vec<TownProgress> = by_town
         .iter()
         .map(|(town, list)| {
@@ -549,6 +586,11 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
             s.town = town.and_then(|t| state.towns.get(t));
             s.unassigned = town.is_none();
             s.idle_land = Some(idle.get(town).cloned().unwrap_or_else(|| empty_balance(*town)));
+            if let Some(t) = town {
+                s.supply = supply.get(t).cloned();
+                let projects = gaps.get(t).cloned().unwrap_or_default();
+                s.five_in_place = FiveInPlace { projects_missing_steps: projects.len() as i64, projects };
+            }
             land_targets(&mut s, &targets, &c, as_of);
             s
         })
@@ -572,9 +614,21 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
             total.idle_area_at_end_m2 += b.idle_area_at_end_m2;
         }
         d.idle_land = Some(total);
+        let (approvals, approved, supplied) = supply
+            .values()
+            .fold((0, 0.0, 0.0), |(n, a, s), r| (n + r.approvals, a + r.approved_area_m2, s + r.supplied_area_m2));
+        d.supply = (approvals > 0).then(|| crate::approvals::service::SupplyRate {
+            town_id: Uuid::nil(),
+            approvals,
+            approved_area_m2: approved,
+            supplied_area_m2: supplied,
+            rate: (approved > 0.0).then(|| supplied / approved),
+        });
+        d.five_in_place.projects_missing_steps = gaps.values().map(|g| g.len() as i64).sum();
         land_targets(&mut d, &targets, &c, as_of);
         d
     });
+    tracing::debug!(ms = started.elapsed().as_millis(), cases = all.len(), "report: computed");
     Ok(ProgressReport {
         campaign: CampaignRef { id: c.id, name: c.name.clone(), starts_on: c.starts_on, ends_on: c.ends_on },
         as_of,

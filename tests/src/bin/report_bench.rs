@@ -2,7 +2,11 @@
 //! 1,000,000 ledger entries, for today (from the cases) and for a past day
 //! (reconstructed from the ledger), through HTTP on loopback.
 //!
-//! `cargo run --release -p landpatrol-tests --bin report-bench -- [--cases 100000] [--entries-per-case 10] [--runs 5]`
+//! `cargo run --release -p landpatrol-tests --bin report-bench -- [--cases 100000] [--entries-per-case 10] [--runs 5] [--verbose]`
+//!
+//! The ledger: every case's status changes (1 to 6 of them) and, for the rest
+//! of its entries, edits — one in ten an investigation outcome, the others
+//! descriptive fields. `--verbose` logs the time of each step of the report.
 //! (PostgreSQL: set `LANDPATROL_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,6 +31,12 @@ async fn main() {
     let n = arg("--cases", 100_000);
     let per_case = arg("--entries-per-case", 10).max(6);
     let runs = arg("--runs", 5);
+    if std::env::args().any(|a| a == "--verbose") {
+        landpatrol_server::telemetry::init(&landpatrol_server::config::LogSettings {
+            format: "text".into(),
+            level: "landpatrol_server::reports=debug,warn".into(),
+        });
+    }
     let db = if landpatrol_tests::postgres_base().is_some() { "PostgreSQL" } else { "SQLite" };
     let app = TestApp::spawn_with(|s| {
         s.server.workers = 2;
@@ -69,10 +79,14 @@ async fn main() {
             entries.push(step(id, at, from, to));
             at += chrono::Duration::hours(rng.gen_range(6..24 * 20));
         }
-        // The rest of the case's entries: edits (some of the investigation fields).
+        // The rest of the case's entries: edits; one in ten records an
+        // investigation outcome, the others change descriptive fields.
         for k in 0..per_case - steps {
-            let before = json!({"address": format!("old {k}"), "confiscated_gains_fen": null});
-            let after = json!({"address": format!("new {k}"), "confiscated_gains_fen": 1000 * k});
+            let (before, after) = if rng.gen_ratio(1, 10) {
+                (json!({"confiscated_gains_fen": null}), json!({"confiscated_gains_fen": 1000 * k}))
+            } else {
+                (json!({"address": format!("old {k}")}), json!({"address": format!("new {k}")}))
+            };
             entries.push(change(id, at, "updated", before, after));
             at += chrono::Duration::hours(rng.gen_range(1..24 * 5));
         }
