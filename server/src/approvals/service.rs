@@ -422,72 +422,7 @@ pub async fn supply_rates(conn: &impl ConnectionTrait, as_of: NaiveDate) -> ApiR
 const CSV_COLUMNS: &[&str] =
     &["code", "town", "approved_on", "approved_area_m2", "supplied_area_m2", "supplied_on", "note"];
 
-/// A CSV record: its first line number and its fields.
-pub type CsvRecord = (usize, Vec<String>);
-
-/// Splits CSV text (RFC 4180: quoted fields, doubled quotes, CRLF or LF) into records with their line numbers.
-pub fn parse_csv(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
-    let mut out = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut fieldbuf = String::new();
-    let mut quoted = false;
-    let mut line = 1;
-    let mut start_line = 1;
-    let mut at_field_start = true;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    fieldbuf.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    fieldbuf.push(c);
-                }
-                _ => fieldbuf.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if at_field_start => {
-                quoted = true;
-                at_field_start = false;
-            }
-            ',' => {
-                record.push(std::mem::take(&mut fieldbuf));
-                at_field_start = true;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' | '\r' => {
-                record.push(std::mem::take(&mut fieldbuf));
-                if !(record.len() == 1 && record[0].trim().is_empty()) {
-                    out.push((start_line, std::mem::take(&mut record)));
-                }
-                record.clear();
-                line += 1;
-                start_line = line;
-                at_field_start = true;
-            }
-            _ => {
-                fieldbuf.push(c);
-                at_field_start = false;
-            }
-        }
-    }
-    if quoted {
-        return Err((start_line, "a quoted field is not closed".into()));
-    }
-    if !fieldbuf.is_empty() || !record.is_empty() {
-        record.push(fieldbuf);
-        if !(record.len() == 1 && record[0].trim().is_empty()) {
-            out.push((start_line, record));
-        }
-    }
-    Ok(out)
-}
+pub use crate::csv::{Record as CsvRecord, read as parse_csv};
 
 /// One parsed row of an import.
 struct ImportRow {
