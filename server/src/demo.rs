@@ -1,5 +1,6 @@
 //! Demo data: the Baodi towns, the 2017 campaign, one user per role and a
-//! dozen cases across sources and states. Loading twice changes nothing.
+//! dozen cases across sources and states with a 2017 history on the ledger,
+//! parcels, approvals and village projects. Loading twice changes nothing.
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use landpatrol_sync::{
@@ -398,6 +399,40 @@ async fn load_cases(state: &AppState) -> ApiResult<()> {
         }
         step(state, &admin, case.id, St::Accepted, St::Closed, "销号").await?;
     }
+    date_history(state).await
+}
+
+/// Gives the demo cases a 2017 history: each case's ledger entries are moved
+/// to its discovery day and every sixth day after, in their order, so that a
+/// progress report for a day of 2017 shows them as they would have stood.
+/// Only the demo loader does this, to cases it just made.
+async fn date_history(state: &AppState) -> ApiResult<()> {
+    use crate::db::entities::case_events;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{QueryOrder, TransactionTrait};
+    let txn = state.db.begin().await?;
+    let demo = cases::Entity::find().filter(cases::Column::CreatedBy.is_not_null()).all(&txn).await?;
+    for c in demo {
+        cases::Entity::update_many()
+            .col_expr(cases::Column::CreatedAt, Expr::value(c.discovered_at))
+            .filter(cases::Column::Id.eq(c.id))
+            .exec(&txn)
+            .await?;
+        let entries = case_events::Entity::find()
+            .filter(case_events::Column::CaseId.eq(c.id))
+            .order_by_asc(case_events::Column::Id)
+            .all(&txn)
+            .await?;
+        for (k, e) in entries.iter().enumerate() {
+            let at = c.discovered_at + chrono::Duration::days(6 * i64::try_from(k).unwrap_or(0));
+            case_events::Entity::update_many()
+                .col_expr(case_events::Column::At, Expr::value(at))
+                .filter(case_events::Column::Id.eq(e.id))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
     Ok(())
 }
 

@@ -425,3 +425,36 @@ async fn land_records_feed_the_report_and_its_targets() {
         assert_eq!(state, want, "{code}: {expected:?}");
     }
 }
+
+#[tokio::test]
+async fn the_demo_has_a_2017_history_that_past_reports_show() {
+    let app = TestApp::spawn_demo().await;
+    let admin = app.token("admin").await;
+    let now = report(&app, &admin, "").await;
+    let year_end = report(&app, &admin, "as_of=2017-12-31").await;
+    assert_eq!(now["campaign"]["id"], landpatrol_server::demo::CAMPAIGN_2017.to_string());
+    assert_eq!(
+        year_end["district"]["cases_by_source"], now["district"]["cases_by_source"],
+        "2017 ended as things stand"
+    );
+    // The legacy 彩钢房 case found on 2017-02-10 was only reported then, rectified later.
+    let feb = report(&app, &admin, "as_of=2017-02-10").await;
+    assert_eq!(feb["district"]["cases_total"], 1, "{}", feb["district"]);
+    assert_eq!(feb["district"]["cases_by_source"]["legacy"], json!({"reported": 1, "total": 1}));
+    assert_eq!(year_end["district"]["cases_by_source"]["legacy"]["rectified"], 1);
+    let march = report(&app, &admin, "as_of=2017-03-31").await;
+    let total = |r: &Value| r["district"]["cases_total"].as_i64().unwrap();
+    assert!(total(&feb) < total(&march) && total(&march) <= total(&year_end));
+    // The page and the spreadsheet of the demo report.
+    let csv = app
+        .client
+        .get(app.url("/api/v1/reports/progress.csv?as_of=2017-12-31"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with('\u{feff}') && csv.contains("海滨街道") && csv.contains("全区 district"));
+}
