@@ -375,14 +375,20 @@ async fn the_sweep_opens_one_idle_land_case_per_parcel_and_disposals_close_them(
         "not_found",
     );
     assert_eq!(app.fingerprint().await, before);
-    let (status, done) = app
-        .post(
-            &url,
-            Some(&haibin),
-            json!({"kind": "construction_started", "disposed_on": "2017-08-20", "note": "已动工"}),
-        )
-        .await;
+    let disposal_id = uuid::Uuid::now_v7();
+    let body =
+        json!({"id": disposal_id, "kind": "construction_started", "disposed_on": "2017-08-20", "note": "已动工"});
+    let (status, done) = app.post(&url, Some(&haibin), body.clone()).await;
     assert_eq!(status, 201, "{done}");
+    // The answer was lost: the same disposal again is answered as recorded, nothing changes.
+    let recorded = app.fingerprint().await;
+    let (status, again) = app.post(&url, Some(&haibin), body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["disposal"], done["disposal"]);
+    assert_eq!(again["parcel"]["rev"], done["parcel"]["rev"]);
+    assert_eq!(app.fingerprint().await, recorded);
+    let clash = json!({"id": disposal_id, "kind": "repossessed", "disposed_on": "2017-08-20"});
+    assert_error(&app.post(&url, Some(&haibin), clash).await, 409, "duplicate_record");
     let parcel = &done["parcel"];
     assert_eq!(
         (

@@ -75,11 +75,14 @@ pub async fn patch(
 
 /// Records a disposal of an idle parcel, which closes it (`disposed`);
 /// `construction_started` also sets `actual_start`. The date may not be
-/// after today nor before the agreed start.
+/// after today nor before the agreed start. With a client `id`, a retry
+/// answers `200` with the disposal already recorded.
 #[utoipa::path(post, path = "/api/v1/parcels/{id}/disposals", tag = "parcels", security(("bearer" = [])),
     request_body = NewDisposal, params(("id" = Uuid, Path, description = "parcel id")),
     responses(
         (status = 201, body = DisposalRecorded),
+        (status = 200, description = "a retry of a disposal recorded under the same id", body = DisposalRecorded),
+        (status = 409, description = "duplicate_record: the id names another disposal", body = ErrorBody),
         (status = 400, description = "invalid_json", body = ErrorBody),
         (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody),
         (status = 404, description = "not_found (also another town's)", body = ErrorBody),
@@ -90,7 +93,8 @@ pub async fn dispose(
     id: web::Path<Uuid>,
     body: web::Json<NewDisposal>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Created().json(service::dispose(&state, &user, *id, body.into_inner()).await?))
+    let (created, recorded) = service::dispose(&state, &user, *id, body.into_inner()).await?;
+    Ok(if created { HttpResponse::Created().json(recorded) } else { HttpResponse::Ok().json(recorded) })
 }
 
 /// The disposals of a parcel, oldest first.

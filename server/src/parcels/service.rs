@@ -445,7 +445,12 @@ async fn save(conn: &impl ConnectionTrait, mut m: parcels::ActiveModel, rev: i64
 // ---- disposals -----------------------------------------------------------------
 
 /// Records a disposal of an idle parcel, which closes it.
-pub async fn dispose(state: &AppState, user: &AuthUser, id: Uuid, req: NewDisposal) -> ApiResult<DisposalRecorded> {
+pub async fn dispose(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    req: NewDisposal,
+) -> ApiResult<(bool, DisposalRecorded)> {
     require_writer(user)?;
     let on = parse_date("disposed_on", &req.disposed_on)?;
     let today = local_today();
@@ -468,6 +473,19 @@ pub async fn dispose(state: &AppState, user: &AuthUser, id: Uuid, req: NewDispos
     }
     let txn = state.db.begin().await?;
     let cur = load_in_scope(&txn, user, id).await?;
+    if let Some(client_id) = req.id
+        && let Some(known) = parcel_disposals::Entity::find_by_id(client_id).one(&txn).await?
+    {
+        // A retry: the same disposal of the same parcel answers as recorded; anything else is a clash.
+        let same = known.parcel_id == cur.id
+            && known.kind == req.kind.as_str()
+            && known.disposed_on == on
+            && known.fee_fen == req.fee_fen;
+        if !same {
+            return Err(ApiError::new(ErrorCode::DuplicateRecord, "a disposal with this id exists with other content"));
+        }
+        return Ok((false, DisposalRecorded { disposal: disposal_view(known), parcel: view(&cur, state) }));
+    }
     if on < cur.agreed_start {
         return Err(ApiError::field(
             "disposed_on",
@@ -482,7 +500,7 @@ pub async fn dispose(state: &AppState, user: &AuthUser, id: Uuid, req: NewDispos
         .with_details(json!({ "field": "status", "status": cur.status })));
     }
     let disposal = parcel_disposals::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(req.id.unwrap_or_else(Uuid::now_v7)),
         parcel_id: Set(cur.id),
         kind: Set(req.kind.as_str().to_owned()),
         disposed_on: Set(on),
@@ -502,7 +520,7 @@ pub async fn dispose(state: &AppState, user: &AuthUser, id: Uuid, req: NewDispos
     }
     let saved = save(&txn, m, cur.rev).await?;
     txn.commit().await?;
-    Ok(DisposalRecorded { disposal: disposal_view(disposal), parcel: view(&saved, state) })
+    Ok((true, DisposalRecorded { disposal: disposal_view(disposal), parcel: view(&saved, state) }))
 }
 
 /// The disposals of a parcel, oldest first.

@@ -151,6 +151,10 @@ pub struct ParcelFilter {
 #[schema(example = json!({"kind": "fee_collected", "disposed_on": "2017-06-15", "fee_fen": 250000000,
     "note": "按土地出让价款20%征收闲置费"}))]
 pub struct NewDisposal {
+    /// A client-made id (UUIDv7 recommended): sending the same disposal again
+    /// (a retry after a lost answer) returns the one recorded, `200`.
+    #[serde(default)]
+    pub id: Option<Uuid>,
     pub kind: DisposalKind,
     /// `YYYY-MM-DD`: not after today, not before the parcel's `agreed_start`.
     pub disposed_on: String,

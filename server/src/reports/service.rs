@@ -471,7 +471,7 @@ fn land_targets(p: &mut TownProgress, targets: &[Target], c: &campaigns::Model, 
     for (t, status) in targets.iter().zip(p.targets.iter_mut()) {
         if let (Target::IdleLandDynamicClearance { .. }, Some(b)) = (t, &p.idle_land) {
             status.detail = format!(
-                "{} parcels disposed vs {} newly idle in the period; {} idle at the end",
+                "parcels disposed: {}, newly idle: {} in the period; idle at the end: {}",
                 b.disposed, b.newly_idle, b.idle_at_end
             );
             status.state = if b.disposed == 0 && b.newly_idle == 0 && b.idle_at_end == 0 {
