@@ -2,8 +2,48 @@
 //! mark and CRLF or LF line ends, each record with the line it starts on so
 //! that row errors can name it.
 
+use actix_web::{HttpRequest, web};
+use futures_util::StreamExt;
+use landpatrol_sync::ErrorCode;
+
+use crate::error::{ApiError, ApiResult};
+
 /// A CSV record: the line it starts on and its fields.
 pub type Record = (usize, Vec<String>);
+
+/// Largest CSV file an import reads.
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// Reads an import's body: `Content-Type: text/csv` (else `415`), at most
+/// [`MAX_BYTES`] (else `413`, as JSON, before the rest is read).
+pub async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> ApiResult<Vec<u8>> {
+    let ct = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.trim().to_ascii_lowercase().starts_with("text/csv") {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: text/csv"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BodyIncomplete, format!("the body broke off: {e}")))?;
+        if body.len() + chunk.len() > MAX_BYTES {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the file is larger than {MAX_BYTES} bytes"),
+            )
+            .with_details(serde_json::json!({ "limit": MAX_BYTES })));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The body as text: UTF-8, a byte-order mark (Excel's "CSV UTF-8") dropped;
+/// anything else is `422` naming `field`.
+pub fn text<'a>(body: &'a [u8], field: &str) -> ApiResult<&'a str> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::field(field, format!("the file is not UTF-8 (byte {}); save it as CSV UTF-8", e.valid_up_to()))
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
 
 /// Splits CSV text (RFC 4180: quoted fields may hold commas, quotes doubled,
 /// line breaks) into records with the line each starts on.

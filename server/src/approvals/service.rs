@@ -513,10 +513,7 @@ fn import_failed(errors: Vec<RowError>) -> ApiError {
 /// column pair makes one supply, once (a reimport makes none).
 pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult<ImportReport> {
     user.require(WRITERS)?;
-    let text = std::str::from_utf8(body).map_err(|e| {
-        ApiError::field("csv", format!("the file is not UTF-8 (byte {}); save it as CSV UTF-8", e.valid_up_to()))
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::csv::text(body, "csv")?;
     let rows = parse_rows(text).map_err(import_failed)?;
     let mut report = ImportReport { rows: rows.len(), ..Default::default() };
     let mut errors = Vec::new();

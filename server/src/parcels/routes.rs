@@ -1,19 +1,14 @@
 //! HTTP handlers for `/parcels`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
-use landpatrol_sync::ErrorCode;
 use landpatrol_sync::error::ErrorBody;
 use uuid::Uuid;
 
 use super::service;
 use super::types::*;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
-
-/// Largest CSV import: 10,000 rows fit many times over.
-pub const MAX_CSV_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/parcels").get(list).post(create))
@@ -128,23 +123,8 @@ pub async fn import(
     state: web::Data<AppState>,
     user: AuthUser,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let ct = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !ct.trim().to_ascii_lowercase().starts_with("text/csv") {
-        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: text/csv"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BodyIncomplete, format!("the body broke off: {e}")))?;
-        if body.len() + chunk.len() > MAX_CSV_BYTES {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the file is larger than {MAX_CSV_BYTES} bytes"),
-            )
-            .with_details(serde_json::json!({ "limit": MAX_CSV_BYTES })));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::csv::read_body(&req, payload).await?;
     Ok(HttpResponse::Ok().json(service::import_csv(&state, &user, &body).await?))
 }

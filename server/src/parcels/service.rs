@@ -568,9 +568,7 @@ fn parse_number(field: &str, s: &str) -> ApiResult<f64> {
 /// already stored updates that parcel (so a re-import changes nothing).
 pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult<ParcelImportReport> {
     require_writer(user)?;
-    let text = std::str::from_utf8(body)
-        .map_err(|e| ApiError::field("body", format!("the file is not UTF-8 text (byte {})", e.valid_up_to())))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::csv::text(body, "body")?;
     let records =
         read_csv(text).map_err(|(row, message)| import_failed(vec![RowError { row, field: "row".into(), message }]))?;
     let Some(((_, header), rows)) = records.split_first() else {
