@@ -1,6 +1,7 @@
 //! Demo data: the Baodi towns, the 2017 campaign, one user per role and a
 //! dozen cases across sources and states with a 2017 history on the ledger,
-//! parcels, approvals and village projects. Loading twice changes nothing.
+//! parcels (found idle by the 2017 sweeps, with their cases), approvals and
+//! village projects, entered on their 2017 days. Loading twice changes nothing.
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use landpatrol_sync::{
@@ -399,19 +400,19 @@ async fn load_cases(state: &AppState) -> ApiResult<()> {
         }
         step(state, &admin, case.id, St::Accepted, St::Closed, "销号").await?;
     }
-    date_history(state).await
+    date_history(state, cases::Column::CreatedBy.is_not_null()).await
 }
 
 /// Gives the demo cases a 2017 history: each case's ledger entries are moved
 /// to its discovery day and every sixth day after, in their order, so that a
 /// progress report for a day of 2017 shows them as they would have stood.
 /// Only the demo loader does this, to cases it just made.
-async fn date_history(state: &AppState) -> ApiResult<()> {
+async fn date_history(state: &AppState, which: impl sea_orm::sea_query::IntoCondition) -> ApiResult<()> {
     use crate::db::entities::case_events;
     use sea_orm::sea_query::Expr;
     use sea_orm::{QueryOrder, TransactionTrait};
     let txn = state.db.begin().await?;
-    let demo = cases::Entity::find().filter(cases::Column::CreatedBy.is_not_null()).all(&txn).await?;
+    let demo = cases::Entity::find().filter(which).all(&txn).await?;
     for c in demo {
         cases::Entity::update_many()
             .col_expr(cases::Column::CreatedAt, Expr::value(c.discovered_at))
@@ -449,10 +450,15 @@ async fn step(
     Ok(())
 }
 
-/// 2016 parcels in 海滨街道 and 周良街道: some idle by 2017 (the sweep opens
-/// their cases), one built on time, one idle and already disposed of.
+/// 2016 parcels in 海滨街道 and 周良街道, entered at the start of 2016: one
+/// built on time, the others idle in 2017, when the daily sweep found them
+/// and opened their cases; one of them disposed of (construction started) in
+/// May 2017. Their history is dated to 2017, so past reports show it.
 async fn load_parcels(state: &AppState) -> ApiResult<()> {
-    use crate::db::entities::{parcel_disposals, parcels};
+    use crate::db::entities::{land_changes, parcel_disposals, parcels};
+    use crate::parcels::types::{DisposalKind, NewDisposal};
+    use crate::reports::service::start_of_day;
+    use sea_orm::sea_query::Expr;
     use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
     type Demo = (&'static str, &'static str, f64, (i32, u32, u32), Option<(i32, u32, u32)>, (f64, f64));
     let admin = user(state, "admin").await?;
@@ -470,56 +476,69 @@ async fn load_parcels(state: &AppState) -> ApiResult<()> {
         ("津宝出让(2016)004号", "天津周良农业科技有限公司", 20000.0, (2016, 4, 1), None, (117.3418, 39.5578)),
         ("津宝出让(2016)005号", "周良街道某某食品厂", 5000.0, (2016, 11, 1), None, (117.3405, 39.5566)),
     ];
+    let entered = start_of_day(date(2016, 1, 1)?);
+    let mut disposed_id = None;
     let txn = state.db.begin().await?;
     for (i, (code, holder, area, agreed, actual, (lon, lat))) in list.into_iter().enumerate() {
-        let agreed = date(agreed.0, agreed.1, agreed.2)?;
-        let actual = actual.map(|(y, m, d)| date(y, m, d)).transpose()?;
-        let town = state.towns.locate(lon, lat).town.map(|t| t.id);
-        let disposed = i == 2;
-        let disposed_on = date(2017, 5, 20)?;
         let id = Uuid::now_v7();
-        let now = Utc::now();
+        if i == 2 {
+            disposed_id = Some(id);
+        }
         parcels::ActiveModel {
             id: Set(id),
             code: Set(code.into()),
             holder: Set(holder.into()),
             area_m2: Set(area),
-            agreed_start: Set(agreed),
-            actual_start: Set(if disposed { Some(disposed_on) } else { actual }),
-            town_id: Set(town),
+            agreed_start: Set(date(agreed.0, agreed.1, agreed.2)?),
+            actual_start: Set(actual.map(|(y, m, d)| date(y, m, d)).transpose()?),
+            town_id: Set(state.towns.locate(lon, lat).town.map(|t| t.id)),
             lon: Set(lon),
             lat: Set(lat),
             polygon: Set(None),
-            status: Set(if disposed { "disposed" } else { "active" }.into()),
-            idle_since: Set(disposed.then(|| crate::parcels::service::idle_from(agreed))),
+            status: Set("active".into()),
+            idle_since: Set(None),
             idle_case_id: Set(None),
-            disposed_on: Set(disposed.then_some(disposed_on)),
-            disposal: Set(disposed.then(|| "construction_started".to_owned())),
+            disposed_on: Set(None),
+            disposal: Set(None),
             rev: Set(1),
             seq: Set(crate::db::next_seq(&txn).await?),
             deleted: Set(false),
             field_clock: Set(json!({ "*": crate::cases::store::server_stamp() })),
             created_by: Set(Some(admin.id)),
-            created_at: Set(now),
-            updated_at: Set(now),
+            created_at: Set(entered),
+            updated_at: Set(entered),
         }
         .insert(&txn)
         .await?;
-        if disposed {
-            parcel_disposals::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                parcel_id: Set(id),
-                kind: Set("construction_started".into()),
-                disposed_on: Set(disposed_on),
-                fee_fen: Set(None),
-                note: Set("督促动工开发 (construction started after a reminder)".into()),
-                recorded_by: Set(Some(admin.id)),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
-        }
     }
+    txn.commit().await?;
+    // The daily sweep on the days they became idle (a year after the agreed start).
+    for (m, d) in [(1, 15), (3, 1), (4, 1), (11, 1)] {
+        crate::parcels::sweep::run_once(state, date(2017, m, d)?).await?;
+    }
+    date_history(state, cases::Column::ExternalRef.like("parcel:%")).await?;
+    let Some(id) = disposed_id else { return Ok(()) };
+    let on = date(2017, 5, 20)?;
+    let req = NewDisposal {
+        id: None,
+        kind: DisposalKind::ConstructionStarted,
+        disposed_on: on.to_string(),
+        fee_fen: None,
+        note: Some("督促动工开发 (construction started after a reminder)".into()),
+    };
+    crate::parcels::service::dispose(state, &admin, id, req).await?;
+    let txn = state.db.begin().await?;
+    parcel_disposals::Entity::update_many()
+        .col_expr(parcel_disposals::Column::CreatedAt, Expr::value(start_of_day(on)))
+        .filter(parcel_disposals::Column::ParcelId.eq(id))
+        .exec(&txn)
+        .await?;
+    land_changes::Entity::update_many()
+        .col_expr(land_changes::Column::At, Expr::value(start_of_day(on)))
+        .filter(land_changes::Column::RecordId.eq(id))
+        .filter(land_changes::Column::Action.eq("disposed"))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -562,6 +581,44 @@ async fn load_approvals(state: &AppState) -> ApiResult<()> {
                 NewSupply { id: None, supplied_on: date(*y, *m, *d)?, area_m2: *area, note: "出让 (sold)".into() };
             approvals::add_supply(state, &admin, a.id, req).await?;
         }
+        entered_then(state, &a.id, date(y, m, d)?).await?;
+    }
+    Ok(())
+}
+
+/// Dates a demo land record's entry (and its supplies' or steps') to the
+/// business day it records, so that past reports, which count what was
+/// known by their day, show the demo's 2017.
+async fn entered_then(state: &AppState, id: &Uuid, day: NaiveDate) -> ApiResult<()> {
+    use crate::db::entities::{approval_supplies, approvals, project_steps, village_projects};
+    use crate::reports::service::start_of_day;
+    use sea_orm::sea_query::Expr;
+    let db = &state.db;
+    let at = start_of_day(day);
+    approvals::Entity::update_many()
+        .col_expr(approvals::Column::CreatedAt, Expr::value(at))
+        .filter(approvals::Column::Id.eq(*id))
+        .exec(db)
+        .await?;
+    village_projects::Entity::update_many()
+        .col_expr(village_projects::Column::CreatedAt, Expr::value(at))
+        .filter(village_projects::Column::Id.eq(*id))
+        .exec(db)
+        .await?;
+    // Supplies and steps on their own days.
+    for s in approval_supplies::Entity::find().filter(approval_supplies::Column::ApprovalId.eq(*id)).all(db).await? {
+        approval_supplies::Entity::update_many()
+            .col_expr(approval_supplies::Column::CreatedAt, Expr::value(start_of_day(s.supplied_on)))
+            .filter(approval_supplies::Column::Id.eq(s.id))
+            .exec(db)
+            .await?;
+    }
+    for s in project_steps::Entity::find().filter(project_steps::Column::ProjectId.eq(*id)).all(db).await? {
+        project_steps::Entity::update_many()
+            .col_expr(project_steps::Column::CreatedAt, Expr::value(start_of_day(s.done_on)))
+            .filter(project_steps::Column::Id.eq(s.id))
+            .exec(db)
+            .await?;
     }
     Ok(())
 }
@@ -621,6 +678,7 @@ async fn load_projects(state: &AppState) -> ApiResult<()> {
             };
             projects::record_step(state, &admin, p.id, req).await?;
         }
+        entered_then(state, &p.id, date(2017, 3, 1)?).await?;
     }
     Ok(())
 }

@@ -392,9 +392,20 @@ async fn a_receiver_down_past_the_retry_window_dead_letters_and_a_retry_delivers
     assert_error(&app.get("/api/v1/webhook-deliveries", Some(&haibin)).await, 403, "forbidden");
     assert_error(&app.get("/api/v1/webhook-deliveries?status=lost", Some(&admin)).await, 400, "invalid_query");
 
+    let id = dead["id"].as_str().unwrap();
+    // A paused webhook is not retried by hand: 422, and the delivery stays dead.
+    let (status, body) = app.patch(&format!("/api/v1/webhooks/{hook}"), Some(&haibin), json!({"active": false})).await;
+    assert_eq!(status, 200, "{body}");
+    let resp = app.post(&format!("/api/v1/webhook-deliveries/{id}/retry"), Some(&admin), json!({})).await;
+    assert_error(&resp, 422, "validation_failed");
+    assert_eq!(resp.1["error"]["details"]["field"], "webhook");
+    let (_, l) = app.get("/api/v1/webhook-deliveries?status=dead", Some(&admin)).await;
+    assert_eq!(l[0]["id"], id, "still dead: {l}");
+    let (status, body) = app.patch(&format!("/api/v1/webhooks/{hook}"), Some(&haibin), json!({"active": true})).await;
+    assert_eq!(status, 200, "{body}");
+
     // The receiver is back: a retry by hand delivers under the same delivery id.
     up.store(true, std::sync::atomic::Ordering::SeqCst);
-    let id = dead["id"].as_str().unwrap();
     assert_eq!(app.post(&format!("/api/v1/webhook-deliveries/{id}/retry"), Some(&admin), json!({})).await.0, 202);
     let got = receiver
         .wait_for(Duration::from_secs(10), "the retried delivery accepted", |r| {

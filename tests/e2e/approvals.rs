@@ -273,7 +273,7 @@ async fn supplies_revise_the_approval_and_rates_reconstruct_past_dates() {
     // By hand: 宝平 A 10,000 (3,000 on 03-01 + 5,000 on 07-01), B 20,000 from 06-01 (2,000 on 08-01);
     // 潮阳 C 5,000 from 02-01 (nothing), D 1,000 from 2018-01-01.
     let db = &app.state.db;
-    let end = supply_rates(db, d("2017-12-31")).await.unwrap();
+    let end = supply_rates(db, d("2017-01-01"), d("2017-12-31"), None).await.unwrap();
     let bp = rate_of(&end, BAOPING).unwrap();
     assert_eq!(bp.approvals, 2);
     assert!(close(bp.approved_area_m2, 30000.0) && close(bp.supplied_area_m2, 10000.0), "{bp:?}");
@@ -281,20 +281,26 @@ async fn supplies_revise_the_approval_and_rates_reconstruct_past_dates() {
     let cy = rate_of(&end, CHAOYANG).unwrap();
     assert_eq!((cy.approvals, cy.approved_area_m2, cy.supplied_area_m2, cy.rate), (1, 5000.0, 0.0, Some(0.0)));
 
-    let may = supply_rates(db, d("2017-05-01")).await.unwrap();
+    let may = supply_rates(db, d("2017-01-01"), d("2017-05-01"), None).await.unwrap();
     let bp = rate_of(&may, BAOPING).unwrap();
     assert_eq!((bp.approvals, bp.approved_area_m2, bp.supplied_area_m2), (1, 10000.0, 3000.0));
     assert!(close(bp.rate.unwrap(), 0.3));
     // The supply of 03-01 counts from that day, not the day before.
-    let feb = supply_rates(db, d("2017-02-28")).await.unwrap();
+    let feb = supply_rates(db, d("2017-01-01"), d("2017-02-28"), None).await.unwrap();
     assert_eq!(rate_of(&feb, BAOPING).unwrap().supplied_area_m2, 0.0);
-    let mar = supply_rates(db, d("2017-03-01")).await.unwrap();
+    let mar = supply_rates(db, d("2017-01-01"), d("2017-03-01"), None).await.unwrap();
     assert_eq!(rate_of(&mar, BAOPING).unwrap().supplied_area_m2, 3000.0);
 
-    let next = supply_rates(db, d("2018-06-01")).await.unwrap();
+    let next = supply_rates(db, d("2018-01-01"), d("2018-06-01"), None).await.unwrap();
     let cy = rate_of(&next, CHAOYANG).unwrap();
     assert_eq!((cy.approvals, cy.approved_area_m2), (2, 6000.0));
-    let before_all = supply_rates(db, d("2016-12-31")).await.unwrap();
+    // The 2018 rate: of the 5,000 m² unsupplied at the start plus 1,000 approved in 2018, nothing supplied.
+    assert_eq!((cy.stock_at_start_m2, cy.approved_in_period_m2, cy.rate), (5000.0, 1000.0, Some(0.0)));
+    // 宝平 starts 2018 with 20,000 m² unsupplied; the cumulative rate stays at a third.
+    let bp = rate_of(&next, BAOPING).unwrap();
+    assert_eq!((bp.stock_at_start_m2, bp.supplied_in_period_m2, bp.rate), (20000.0, 0.0, Some(0.0)));
+    assert!(close(bp.cumulative_rate.unwrap(), 1.0 / 3.0));
+    let before_all = supply_rates(db, d("2016-01-01"), d("2016-12-31"), None).await.unwrap();
     assert!(before_all.is_empty(), "{before_all:?}");
 
     // The demo: 海滨 (30,000 + 10,000 approved; 21,000 + 4,000 supplied in 2017), 周良 10,000 of 25,000.
@@ -303,7 +309,8 @@ async fn supplies_revise_the_approval_and_rates_reconstruct_past_dates() {
     assert!(close(hb.rate.unwrap(), 0.625));
     let zl = rate_of(&end, "120115006").unwrap();
     assert_eq!((zl.approvals, zl.approved_area_m2, zl.supplied_area_m2), (1, 25000.0, 10000.0));
-    let zl_sep = rate_of(&supply_rates(db, d("2017-09-30")).await.unwrap(), "120115006").unwrap();
+    let zl_sep =
+        rate_of(&supply_rates(db, d("2017-01-01"), d("2017-09-30"), None).await.unwrap(), "120115006").unwrap();
     assert_eq!(zl_sep.supplied_area_m2, 0.0);
 }
 

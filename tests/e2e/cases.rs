@@ -404,7 +404,7 @@ async fn filters_bbox_overdue_and_paging() {
     let admin = app.token("admin").await;
     let (_, all) = app.get("/api/v1/cases?limit=500", Some(&admin)).await;
     let total = all["items"].as_array().unwrap().len();
-    assert_eq!(total, 12, "the demo has a dozen cases");
+    assert_eq!(total, 16, "the demo's dozen cases and the four its 2017 idle-land sweeps opened");
 
     let count = |v: &Value| v["items"].as_array().unwrap().len();
     let (_, sat) = app.get("/api/v1/cases?source=satellite", Some(&admin)).await;

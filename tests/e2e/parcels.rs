@@ -21,6 +21,19 @@ fn parcel(code: &str, p: (f64, f64)) -> Value {
            "location": {"lon": p.0, "lat": p.1}})
 }
 
+/// Parcels like the demo's of 2016, still active (the demo's own were found
+/// idle by its 2017 sweeps): 001 and 002 in 海滨, 004 and 005 in 周良.
+async fn like_the_demo(app: &TestApp, token: &str) {
+    let body = "code,holder,area_m2,agreed_start,actual_start,lon,lat,town\n\
+        测(2016)001号,天津宝坻海滨置业有限公司,12000,2016-03-01,,117.2962,39.7341,\n\
+        测(2016)002号,宝坻区海滨物流有限公司,8000,2016-06-01,2016-10-10,117.2941,39.7329,\n\
+        测(2016)004号,天津周良农业科技有限公司,20000,2016-04-01,,117.3418,39.5578,\n\
+        测(2016)005号,周良街道某某食品厂,5000,2016-11-01,,117.3405,39.5566,\n";
+    let (status, report) = csv(app, token, body).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"], 4, "{report}");
+}
+
 async fn csv(app: &TestApp, token: &str, body: &str) -> (reqwest::StatusCode, Value) {
     app.raw("POST", "/api/v1/parcels/import", Some(token), "text/csv; charset=utf-8", body.as_bytes().to_vec()).await
 }
@@ -208,7 +221,7 @@ async fn bad_input_gets_clear_codes_and_changes_nothing() {
     assert_eq!(app.fingerprint().await, before, "nothing changed");
 
     // The idle-land balance refuses a period that ends before it starts.
-    let err = service::idle_balance(&app.state.db, d("2017-12-31"), d("2017-01-01")).await.unwrap_err();
+    let err = service::idle_balance(&app.state.db, d("2017-12-31"), d("2017-01-01"), None).await.unwrap_err();
     assert_eq!(err.code.as_str(), "validation_failed");
 }
 
@@ -311,19 +324,19 @@ async fn the_sweep_opens_one_idle_land_case_per_parcel_and_disposals_close_them(
     let app = TestApp::spawn_demo().await;
     let admin = app.token("admin").await;
     let haibin = app.token("officer-120115001").await;
-    // Demo: 001 (海滨, agreed 2016-03-01), 004 (周良, 2016-04-01) idle by 2017-06-01;
-    // 005 (周良, 2016-11-01) from 2017-11-01; 002 was built; 003 disposed.
+    let idle_cases = "SELECT COUNT(*) FROM cases WHERE source = 'idle_land' AND external_ref LIKE 'parcel:%'";
+    let base = count(&app, idle_cases).await;
+    like_the_demo(&app, &admin).await;
+    // 001 (海滨, agreed 2016-03-01), 004 (周良, 2016-04-01) idle by 2017-06-01;
+    // 005 (周良, 2016-11-01) from 2017-11-01; 002 was built.
     assert_eq!(sweep::run_once(&app.state, d("2017-02-28")).await.unwrap(), 0);
     assert_eq!(sweep::run_once(&app.state, d("2017-06-01")).await.unwrap(), 2);
     assert_eq!(sweep::run_once(&app.state, d("2017-06-01")).await.unwrap(), 0, "idempotent");
     assert_eq!(sweep::run_once(&app.state, d("2017-06-02")).await.unwrap(), 0, "idempotent on later days");
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM cases WHERE source = 'idle_land' AND external_ref LIKE 'parcel:%'").await,
-        2
-    );
+    assert_eq!(count(&app, idle_cases).await, base + 2);
 
     let all = parcels_by_code(&app, &admin).await;
-    let p = &all["津宝出让(2016)001号"];
+    let p = &all["测(2016)001号"];
     assert_eq!(
         (p["status"].as_str(), p["idle_since"].as_str(), p["rev"].as_i64()),
         (Some("idle"), Some("2017-03-01"), Some(2))
@@ -335,15 +348,15 @@ async fn the_sweep_opens_one_idle_land_case_per_parcel_and_disposals_close_them(
     assert_eq!((c["source"].as_str(), c["violation_type"].as_str()), (Some("idle_land"), Some("idle_land")));
     assert_eq!(c["town"]["id"], town_id("120115001"), "{c}");
     assert!(c["description"].as_str().unwrap().contains("天津宝坻海滨置业有限公司"));
-    assert!(c["description"].as_str().unwrap().contains("津宝出让(2016)001号"));
+    assert!(c["description"].as_str().unwrap().contains("测(2016)001号"));
     assert_eq!(c["deadline"], "2017-10-31", "the campaign's idle-land deadline");
     let (_, inbox) = app.get("/api/v1/alerts?kind=case_new&limit=500", Some(&haibin)).await;
     let alerts: Vec<&Value> = inbox["alerts"].as_array().unwrap().iter().filter(|a| a["case_id"] == case_id).collect();
     assert_eq!(alerts.len(), 1, "one case_new alert for the town: {inbox}");
     assert_eq!(alerts[0]["town_id"], town_id("120115001"));
-    assert_eq!(all["津宝出让(2016)004号"]["status"], "idle");
-    assert_eq!(all["津宝出让(2016)005号"]["status"], "active");
-    assert_eq!(all["津宝出让(2016)002号"]["status"], "active", "built");
+    assert_eq!(all["测(2016)004号"]["status"], "idle");
+    assert_eq!(all["测(2016)005号"]["status"], "active");
+    assert_eq!(all["测(2016)002号"]["status"], "active", "built");
     assert_eq!(sweep::run_once(&app.state, d("2017-11-01")).await.unwrap(), 1);
 
     // Disposals: bad ones refused, a good one closes the parcel.
@@ -413,7 +426,7 @@ async fn the_sweep_opens_one_idle_land_case_per_parcel_and_disposals_close_them(
     );
 
     // 周良's 004 pays the idle fee.
-    let zid = all["津宝出让(2016)004号"]["id"].as_str().unwrap();
+    let zid = all["测(2016)004号"]["id"].as_str().unwrap();
     let (status, fee) = app
         .post(
             &format!("/api/v1/parcels/{zid}/disposals"),
@@ -427,16 +440,22 @@ async fn the_sweep_opens_one_idle_land_case_per_parcel_and_disposals_close_them(
         (Some(150_000_000), None)
     );
     assert_eq!(sweep::run_once(&app.state, d("2018-12-31")).await.unwrap(), 0, "closed parcels are never idle again");
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM cases WHERE source = 'idle_land' AND external_ref LIKE 'parcel:%'").await,
-        3
-    );
+    assert_eq!(count(&app, idle_cases).await, base + 3);
 }
 
 #[tokio::test]
 async fn concurrent_sweeps_open_each_case_once() {
     let app = TestApp::spawn_demo().await;
     let admin = app.token("admin").await;
+    let counts = [
+        "SELECT COUNT(*) FROM cases WHERE source = 'idle_land' AND external_ref LIKE 'parcel:%'",
+        "SELECT COUNT(*) FROM parcels WHERE status = 'idle' AND idle_case_id IS NOT NULL",
+        "SELECT COUNT(*) FROM alerts WHERE kind = 'case_new' AND case_id IN (SELECT idle_case_id FROM parcels)",
+    ];
+    let mut base = Vec::new();
+    for sql in counts {
+        base.push(count(&app, sql).await);
+    }
     for i in 0..8 {
         let p = if i % 2 == 0 { HAIBIN } else { ZHOULIANG };
         let (status, body) = app.post("/api/v1/parcels", Some(&admin), parcel(&format!("K-{i}"), p)).await;
@@ -449,30 +468,17 @@ async fn concurrent_sweeps_open_each_case_once() {
         sweep::run_once(&other.state, day),
         sweep::run_once(&app.state, day)
     );
-    assert_eq!(a.unwrap() + b.unwrap() + c.unwrap(), 10, "8 new parcels and the demo's two");
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM cases WHERE source = 'idle_land' AND external_ref LIKE 'parcel:%'").await,
-        10
-    );
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM parcels WHERE status = 'idle' AND idle_case_id IS NOT NULL").await,
-        10
-    );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM alerts WHERE kind = 'case_new' AND case_id IN (SELECT idle_case_id FROM parcels)"
-        )
-        .await,
-        10
-    );
+    assert_eq!(a.unwrap() + b.unwrap() + c.unwrap(), 8, "the 8 new parcels (the demo's were idle in 2017)");
+    for (sql, before) in counts.into_iter().zip(base) {
+        assert_eq!(count(&app, sql).await, before + 8, "{sql}");
+    }
 }
 
 #[tokio::test]
 async fn idle_balance_matches_hand_computed_figures() {
     let app = TestApp::spawn_demo().await;
     let admin = app.token("admin").await;
-    sweep::run_once(&app.state, d("2017-11-30")).await.unwrap();
+    // The demo's 2017 sweeps found its parcels idle; 周良's 004 is repossessed.
     let all = parcels_by_code(&app, &admin).await;
     let zid = all["津宝出让(2016)004号"]["id"].as_str().unwrap();
     let (status, _) = app
@@ -506,20 +512,20 @@ async fn idle_balance_matches_hand_computed_figures() {
     };
     // 海滨: 001 idle 2017-03-01 (12000 m²); 003 idle 2017-01-15, disposed 2017-05-20 (3000 m²).
     // 周良: 004 idle 2017-04-01, disposed 2017-09-30 (20000 m²); 005 idle 2017-11-01 (5000 m²).
-    let h1 = figures(service::idle_balance(&app.state.db, d("2017-01-01"), d("2017-06-30")).await.unwrap());
+    let h1 = figures(service::idle_balance(&app.state.db, d("2017-01-01"), d("2017-06-30"), None).await.unwrap());
     assert_eq!(
         sorted(h1),
         sorted(vec![(hb.clone(), 2, 15000.0, 1, 3000.0, 1, 12000.0), (zl.clone(), 1, 20000.0, 0, 0.0, 1, 20000.0),])
     );
-    let h2 = figures(service::idle_balance(&app.state.db, d("2017-07-01"), d("2017-12-31")).await.unwrap());
+    let h2 = figures(service::idle_balance(&app.state.db, d("2017-07-01"), d("2017-12-31"), None).await.unwrap());
     assert_eq!(
         sorted(h2),
         sorted(vec![(hb.clone(), 0, 0.0, 0, 0.0, 1, 12000.0), (zl.clone(), 1, 5000.0, 1, 20000.0, 1, 5000.0)])
     );
     // A past date is reconstructed: on 2017-05-19 003 was still idle.
-    let may = figures(service::idle_balance(&app.state.db, d("2017-05-01"), d("2017-05-19")).await.unwrap());
+    let may = figures(service::idle_balance(&app.state.db, d("2017-05-01"), d("2017-05-19"), None).await.unwrap());
     assert_eq!(sorted(may), sorted(vec![(hb, 0, 0.0, 0, 0.0, 2, 15000.0), (zl, 0, 0.0, 0, 0.0, 1, 20000.0)]));
-    assert!(service::idle_balance(&app.state.db, d("2016-01-01"), d("2016-12-31")).await.unwrap().is_empty());
+    assert!(service::idle_balance(&app.state.db, d("2016-01-01"), d("2016-12-31"), None).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -574,11 +580,22 @@ async fn officers_pull_their_towns_parcels_only() {
     assert_eq!((changes[0]["id"].as_str(), changes[0]["rev"].as_i64()), (Some(id.as_str()), Some(2)));
     assert_eq!(changes[0]["record"]["area_m2"], 4321.0);
     let cursor = next["cursor"].as_str().unwrap().to_owned();
-    sweep::run_once(&app.state, d("2017-06-01")).await.unwrap();
+    let admin = app.token("admin").await;
+    for (code, at) in [("T-PULL-H", HAIBIN), ("T-PULL-Z", ZHOULIANG)] {
+        let (status, body) = app.post("/api/v1/parcels", Some(&admin), parcel(code, at)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let new = pull(haibin.clone(), Some(cursor)).await;
+    assert_eq!(codes(&new), ["T-PULL-H"], "{new}");
+    let cursor = new["cursor"].as_str().unwrap().to_owned();
+    assert_eq!(sweep::run_once(&app.state, d("2017-06-01")).await.unwrap(), 2);
     let after = pull(haibin, Some(cursor)).await;
     let idle: Vec<&Value> = after["changes"].as_array().unwrap().iter().collect();
-    assert_eq!(idle.len(), 1, "only 海滨's 001 became idle: {after}");
-    assert_eq!(idle[0]["record"]["status"], "idle");
+    assert_eq!(idle.len(), 1, "only 海滨's new parcel became idle for 海滨: {after}");
+    assert_eq!(
+        (idle[0]["record"]["code"].as_str(), idle[0]["record"]["status"].as_str()),
+        (Some("T-PULL-H"), Some("idle"))
+    );
 
     // Clients cannot write parcels.
     assert!(!landpatrol_sync::sync::Table::Parcels.is_writable());

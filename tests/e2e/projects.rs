@@ -238,7 +238,7 @@ async fn gaps_by_hand_for_past_dates() {
     project(&app, &admin, "P3", "2018-03-01", "2018-10-01").await;
 
     let db = &app.state.db;
-    let at = |s: &'static str| async move { gaps_in(&five_in_place_gaps(db, d(s)).await.unwrap(), BAOPING) };
+    let at = |s: &'static str| async move { gaps_in(&five_in_place_gaps(db, d(s), None).await.unwrap(), BAOPING) };
     assert_eq!(at("2017-03-31").await, []);
     assert_eq!(at("2017-04-01").await, [gap("P1", &["staking"])]);
     assert_eq!(at("2017-05-01").await, []);
@@ -260,14 +260,14 @@ async fn gaps_by_hand_for_past_dates() {
 
     // The demo: the clinic in 周良 (start 04-01, site 04-06, approval 04-25) lacks staking, supervision, acceptance;
     // the culture centre in 海滨 is complete.
-    let end = five_in_place_gaps(db, d("2017-12-31")).await.unwrap();
+    let end = five_in_place_gaps(db, d("2017-12-31"), None).await.unwrap();
     assert_eq!(gaps_in(&end, "120115001"), []);
     let zl = gaps_in(&end, "120115006");
     assert_eq!(zl.len(), 1);
     assert_eq!(zl[0].1, ["staking", "construction_supervision", "completion_acceptance"]);
     // On 04-10 only the site survey (04-06) was done: approval and staking are missing.
     assert_eq!(
-        gaps_in(&five_in_place_gaps(db, d("2017-04-10")).await.unwrap(), "120115006")[0].1,
+        gaps_in(&five_in_place_gaps(db, d("2017-04-10"), None).await.unwrap(), "120115006")[0].1,
         ["approval", "staking"]
     );
 

@@ -300,6 +300,17 @@ async fn csv_and_html_forms_of_the_same_report() {
     assert!(page.starts_with("<!doctype html>"));
     assert!(page.contains("海滨街道") && page.contains("T-SAT2") && page.contains("not_met"));
     assert!(page.contains("@media print"));
+    // A link a browser opens by itself carries the token in the query; nothing keeps a copy.
+    let link = app
+        .url(&format!("/api/v1/reports/progress.html?campaign={}&as_of=2016-06-30&access_token={admin}", s.campaign));
+    let resp = app.client.get(&link).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(resp.text().await.unwrap().replace(char::is_numeric, ""), page.replace(char::is_numeric, ""));
+    let forged = app.url("/api/v1/reports/progress.csv?access_token=not-a-token");
+    assert_eq!(app.client.get(&forged).send().await.unwrap().status(), 401);
+    assert_eq!(app.client.get(app.url("/api/v1/reports/progress.csv")).send().await.unwrap().status(), 401);
 }
 
 #[tokio::test]
@@ -382,9 +393,6 @@ async fn land_records_feed_the_report_and_its_targets() {
     // 40% by the end of the year; a 周良 village project missing three steps.
     let app = TestApp::spawn_demo().await;
     let admin = app.token("admin").await;
-    // The daily sweep finds the demo parcels idle since 2017.
-    let today = landpatrol_server::cases::store::local_today();
-    assert!(landpatrol_server::parcels::sweep::run_once(&app.state, today).await.unwrap() > 0);
     let r = report(&app, &admin, "as_of=2017-12-31").await;
     assert_eq!(r["campaign"]["id"], landpatrol_server::demo::CAMPAIGN_2017.to_string());
     let a = town(&r, A);
@@ -409,21 +417,101 @@ async fn land_records_feed_the_report_and_its_targets() {
     assert_eq!(a["supply"]["supplied_area_m2"], 12000.0);
     assert_eq!(target(a, "supply rate")["state"], "at_risk");
 
-    // The idle-land balance is the parcels' own figure, per town, and judges the target.
-    let from = chrono::NaiveDate::from_ymd_opt(2017, 1, 1).unwrap();
-    let to = chrono::NaiveDate::from_ymd_opt(2017, 12, 31).unwrap();
-    let balances = landpatrol_server::parcels::service::idle_balance(&app.state.db, from, to).await.unwrap();
-    for code in [A, B] {
-        let t: Uuid = town_id(code).parse().unwrap();
-        let expected = balances.iter().find(|b| b.town_id == Some(t)).unwrap_or_else(|| panic!("{code}: {balances:?}"));
-        let section = town(&r, code);
-        assert_eq!(section["idle_land"]["newly_idle"], expected.newly_idle);
-        assert_eq!(section["idle_land"]["disposed"], expected.disposed);
-        assert_eq!(section["idle_land"]["idle_at_end"], expected.idle_at_end);
-        let state = target(section, "idle land")["state"].as_str().unwrap().to_owned();
-        let want = if expected.disposed > expected.newly_idle { "met" } else { "not_met" };
-        assert_eq!(state, want, "{code}: {expected:?}");
-    }
+    // Idle land, by hand: 海滨 001 idle 03-01 (12,000 m²), 003 idle 01-15 and disposed 05-20 (3,000 m²);
+    // 周良 004 idle 04-01 (20,000 m²), 005 idle 11-01 (5,000 m²). More became idle than were disposed.
+    let idle = |r: &Value, code: &str| {
+        let b = &town(r, code)["idle_land"];
+        (b["newly_idle"].as_i64().unwrap(), b["disposed"].as_i64().unwrap(), b["idle_at_end"].as_i64().unwrap())
+    };
+    assert_eq!(idle(&r, A), (2, 1, 1));
+    assert_eq!(town(&r, A)["idle_land"]["idle_area_at_end_m2"], 12000.0);
+    assert_eq!(idle(&r, B), (2, 0, 2));
+    assert_eq!(r["district"]["idle_land"]["newly_idle"], 4);
+    assert_eq!(target(town(&r, A), "idle land")["state"], "not_met");
+    // In May, before the disposal: 海滨 had two idle parcels; the day after, one.
+    let may19 = report(&app, &admin, "as_of=2017-05-19").await;
+    assert_eq!(idle(&may19, A), (2, 0, 2));
+    let may20 = report(&app, &admin, "as_of=2017-05-20").await;
+    assert_eq!(idle(&may20, A), (2, 1, 1));
+    assert_eq!(target(town(&may20, A), "idle land")["state"], "at_risk", "one disposed, two newly idle");
+    // The sweep opened an idle_land case for each, on the day it found it: 001 on 03-01, 004 on 04-01.
+    let idle_cases = |r: &Value| r["district"]["cases_by_source"]["idle_land"]["total"].as_i64().unwrap();
+    let (feb28, mar1) =
+        (report(&app, &admin, "as_of=2017-02-28").await, report(&app, &admin, "as_of=2017-03-01").await);
+    let (mar31, apr1) =
+        (report(&app, &admin, "as_of=2017-03-31").await, report(&app, &admin, "as_of=2017-04-01").await);
+    assert_eq!(idle_cases(&mar1) - idle_cases(&feb28), 1);
+    assert_eq!(idle_cases(&apr1) - idle_cases(&mar31), 3, "004's, and two the office entered that day");
+}
+
+/// Land records entered or changed after a report's day, even with business
+/// dates inside it, leave that day's report as it was: last month's report
+/// is reproduced exactly. Today's report shows them.
+#[tokio::test]
+async fn a_past_report_is_reproduced_exactly_after_later_entries() {
+    let app = TestApp::spawn_demo().await;
+    let admin = app.token("admin").await;
+    let strip = |mut r: Value| {
+        r.as_object_mut().unwrap().remove("generated_at");
+        r
+    };
+    let before = strip(report(&app, &admin, "as_of=2017-12-31").await);
+    let csv = |app: &TestApp| {
+        let url = app.url("/api/v1/reports/progress.csv?as_of=2017-12-31");
+        let req = app.client.get(url).bearer_auth(&admin);
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let csv_before = csv(&app).await;
+
+    // Now, in 2026, the bureau records things dated 2017:
+    // a supply of 5,000 m² in 周良 on 2017-12-01 and a larger approved area;
+    let (_, list) = app.get(&format!("/api/v1/approvals?town={B}"), Some(&admin)).await;
+    let zl = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/approvals/{zl}/supplies"),
+            Some(&admin),
+            json!({"supplied_on": "2017-12-01", "area_m2": 5000.0}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) =
+        app.patch(&format!("/api/v1/approvals/{zl}"), Some(&admin), json!({"approved_area_m2": 26000.0})).await;
+    assert_eq!(status, 200, "{body}");
+    // the disposal of 海滨's idle parcel 001 on 2017-12-15, and a corrected area;
+    let (_, parcels) = app.get(&format!("/api/v1/parcels?town={A}&status=idle"), Some(&admin)).await;
+    let p = parcels["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/parcels/{p}/disposals"),
+            Some(&admin),
+            json!({"kind": "fee_collected", "disposed_on": "2017-12-15", "fee_fen": 1_000_000}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app.patch(&format!("/api/v1/parcels/{p}"), Some(&admin), json!({"area_m2": 12500.0})).await;
+    assert_eq!(status, 200, "{body}");
+    // a village project of 2017 with none of its steps.
+    let (status, body) = app
+        .post(
+            "/api/v1/projects",
+            Some(&admin),
+            json!({"name": "补录项目", "village": "东刘庄村", "town": A,
+                   "location": {"lon": 117.2951, "lat": 39.7335}, "planned_start": "2017-05-01", "planned_end": "2017-10-31"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let after = strip(report(&app, &admin, "as_of=2017-12-31").await);
+    assert_eq!(after, before, "the 2017 year-end report is the one read out then");
+    assert_eq!(csv(&app).await, csv_before);
+
+    // Today's report of the same campaign counts them (its period ends 2017-12-31).
+    let now = report(&app, &admin, "").await;
+    assert_eq!(town(&now, B)["supply"]["supplied_in_period_m2"], 15000.0);
+    assert_eq!(town(&now, B)["supply"]["approved_area_m2"], 26000.0);
+    assert_eq!(town(&now, A)["idle_land"]["disposed"], 2);
+    assert_eq!(town(&now, A)["five_in_place"]["projects_missing_steps"], 1);
 }
 
 #[tokio::test]
@@ -439,8 +527,10 @@ async fn the_demo_has_a_2017_history_that_past_reports_show() {
     );
     // The legacy 彩钢房 case found on 2017-02-10 was only reported then, rectified later.
     let feb = report(&app, &admin, "as_of=2017-02-10").await;
-    assert_eq!(feb["district"]["cases_total"], 1, "{}", feb["district"]);
+    assert_eq!(feb["district"]["cases_total"], 2, "{}", feb["district"]);
     assert_eq!(feb["district"]["cases_by_source"]["legacy"], json!({"reported": 1, "total": 1}));
+    // Idle parcel 003, found by the sweep on 2017-01-15.
+    assert_eq!(feb["district"]["cases_by_source"]["idle_land"], json!({"reported": 1, "total": 1}));
     assert_eq!(year_end["district"]["cases_by_source"]["legacy"]["rectified"], 1);
     let march = report(&app, &admin, "as_of=2017-03-31").await;
     let total = |r: &Value| r["district"]["cases_total"].as_i64().unwrap();
@@ -457,4 +547,35 @@ async fn the_demo_has_a_2017_history_that_past_reports_show() {
         .await
         .unwrap();
     assert!(csv.starts_with('\u{feff}') && csv.contains("海滨街道") && csv.contains("全区 district"));
+    // The land columns of 海滨 at the end of 2017: two parcels newly idle, one disposed, one idle (12,000 m²);
+    // 25,000 of 40,000 m² supplied (62.5%); no project missing a step.
+    let rows: Vec<Vec<&str>> =
+        csv.trim_start_matches('\u{feff}').split("\r\n").map(|l| l.split(',').collect()).collect();
+    let col = |name: &str| rows[0].iter().position(|h| h.starts_with(name)).unwrap_or_else(|| panic!("{name}"));
+    let haibin = rows.iter().find(|r| r.get(2) == Some(&"海滨街道")).unwrap();
+    let land: Vec<&str> = [
+        "newly_idle",
+        "idle_disposed",
+        "idle_at_end ",
+        "idle_area_at_end_m2",
+        "supply_due_m2",
+        "supplied_in_period_m2",
+        "supply_rate_%",
+        "five_in_place_gaps",
+    ]
+    .iter()
+    .map(|c| haibin[col(c)])
+    .collect();
+    assert_eq!(land, ["2", "1", "1", "12000", "40000", "25000", "62.5", "0"]);
+    let page = app
+        .client
+        .get(app.url("/api/v1/reports/progress.html?as_of=2017-12-31"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("五到位缺项") && page.contains("小周庄村卫生室"), "the project missing steps is listed");
 }

@@ -250,6 +250,7 @@ impl TestApp {
             "tips",
             "parcels",
             "parcel_disposals",
+            "land_changes",
             "approvals",
             "approval_supplies",
             "village_projects",

@@ -91,10 +91,7 @@ pub async fn stream(
     state: web::Data<AppState>,
     q: web::Query<StreamQuery>,
 ) -> ApiResult<HttpResponse> {
-    let user = match (&q.access_token, req.headers().contains_key(actix_web::http::header::AUTHORIZATION)) {
-        (Some(token), false) => crate::auth::user_from_token(&state, token)?,
-        _ => crate::auth::user_from_request(&req, &state)?,
-    };
+    let user = crate::auth::user_from_request_or_query(&req, &state, q.access_token.as_deref())?;
     user.require(service::READERS)?;
     let header = match req.headers().get("Last-Event-ID") {
         Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()).ok_or_else(|| {

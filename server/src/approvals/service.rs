@@ -16,6 +16,7 @@ use super::types::*;
 use crate::auth::{AuthUser, Scope};
 use crate::cases::store::local_today;
 use crate::db::entities::{approval_supplies, approvals};
+use crate::db::land_history::APPROVAL;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::towns::TownCache;
@@ -34,16 +35,59 @@ const MAX_AREA_M2: f64 = 1e9;
 /// Namespace of the ids of supplies made by an import (one per approval, date and area).
 const IMPORT_NS: Uuid = Uuid::from_u128(0x0193_5e00_a990_7000_8000_0000_0000_0001);
 
-/// Supply per town as of a date (see [`supply_rates`]).
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"town_id": "5d2e1f0a-3b4c-5d6e-8f70-8192a3b4c5d6", "approvals": 2, "approved_area_m2": 30000.0,
-    "supplied_area_m2": 19500.0, "rate": 0.65}))]
+/// Land supply (批而未供) per town for a period (see [`supply_rates`]).
+///
+/// The rate is the plan's yearly one: of the land approved but not supplied
+/// that the period had to deal with (the stock at its start plus what was
+/// approved in it), the share supplied in the period. The cumulative figures
+/// (everything approved and supplied up to the period's end) come beside it.
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"town_id": "5d2e1f0a-3b4c-5d6e-8f70-8192a3b4c5d6", "approvals": 3,
+    "stock_at_start_m2": 10000.0, "approved_in_period_m2": 30000.0, "supplied_in_period_m2": 26000.0,
+    "rate": 0.65, "approved_area_m2": 40000.0, "supplied_area_m2": 30000.0, "cumulative_rate": 0.75}))]
 pub struct SupplyRate {
     pub town_id: Uuid,
+    /// Approvals approved by the period's end.
     pub approvals: i64,
-    pub approved_area_m2: f64,
-    pub supplied_area_m2: f64,
+    /// Approved but not supplied at the start of the period, m².
+    pub stock_at_start_m2: f64,
+    /// Approved in the period, m².
+    pub approved_in_period_m2: f64,
+    /// Supplied in the period, m².
+    pub supplied_in_period_m2: f64,
+    /// `supplied_in_period / (stock_at_start + approved_in_period)`; null when both are 0.
     pub rate: Option<f64>,
+    /// Approved up to the period's end, m².
+    pub approved_area_m2: f64,
+    /// Supplied up to the period's end, m².
+    pub supplied_area_m2: f64,
+    /// `supplied_area / approved_area`; null when nothing is approved.
+    pub cumulative_rate: Option<f64>,
+}
+
+impl SupplyRate {
+    /// Adds another town's figures (for the district) and recomputes the rates.
+    pub fn add(&mut self, o: &SupplyRate) {
+        self.approvals += o.approvals;
+        self.stock_at_start_m2 += o.stock_at_start_m2;
+        self.approved_in_period_m2 += o.approved_in_period_m2;
+        self.supplied_in_period_m2 += o.supplied_in_period_m2;
+        self.approved_area_m2 += o.approved_area_m2;
+        self.supplied_area_m2 += o.supplied_area_m2;
+        self.rates();
+    }
+
+    fn rates(&mut self) {
+        let due = self.stock_at_start_m2 + self.approved_in_period_m2;
+        self.rate = (due > AREA_EPSILON).then(|| self.supplied_in_period_m2 / due);
+        self.cumulative_rate =
+            (self.approved_area_m2 > AREA_EPSILON).then(|| self.supplied_area_m2 / self.approved_area_m2);
+    }
+}
+
+/// The fields of an approval the progress report reads, as they are before a change.
+fn report_fields(m: &approvals::Model) -> serde_json::Value {
+    json!({ "approved_on": m.approved_on, "approved_area_m2": m.approved_area_m2, "deleted": m.deleted })
 }
 
 /// Checks an area: a finite number greater than 0.
@@ -271,6 +315,8 @@ pub async fn update(state: &AppState, user: &AuthUser, id: Uuid, req: ApprovalPa
         return Ok(view(&state.towns, &cur));
     }
     check_against_supplies(&txn, &cur, new_on, new_area).await.map_err(|(f, m)| ApiError::field(f, m))?;
+    let before = report_fields(&cur);
+    crate::db::land_history::remember(&txn, APPROVAL, cur.id, "updated", Utc::now(), before).await?;
     let seq = crate::db::next_seq(&txn).await?;
     let mut m = bumped(cur, seq);
     m.approved_on = Set(new_on);
@@ -374,51 +420,81 @@ pub async fn supplies(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<
     Ok(rows.into_iter().map(supply_view).collect())
 }
 
-/// Supply per town as of `as_of`: approvals approved on or before `as_of`, their approved area, the area supplied
-/// on or before `as_of`, and the rate supplied/approved (None when nothing approved). Reconstructs past dates.
-pub async fn supply_rates(conn: &impl ConnectionTrait, as_of: NaiveDate) -> ApiResult<Vec<SupplyRate>> {
-    let approved: Vec<(Uuid, Uuid, f64)> = approvals::Entity::find()
+/// Land supply per town for the days `from..=to` (see [`SupplyRate`]):
+/// approvals approved by `to`, the supplies made by `to`, split at `from`.
+///
+/// `known`: count only what was recorded before this instant (a past report,
+/// reproduced as it was); `None`: everything recorded so far.
+pub async fn supply_rates(
+    conn: &impl ConnectionTrait,
+    from: NaiveDate,
+    to: NaiveDate,
+    known: Option<chrono::DateTime<Utc>>,
+) -> ApiResult<Vec<SupplyRate>> {
+    let mut approved = approvals::Entity::find().select_only().columns([
+        approvals::Column::Id,
+        approvals::Column::TownId,
+        approvals::Column::ApprovedOn,
+        approvals::Column::ApprovedAreaM2,
+        approvals::Column::Deleted,
+    ]);
+    let mut supplied = approval_supplies::Entity::find()
         .select_only()
-        .columns([approvals::Column::Id, approvals::Column::TownId, approvals::Column::ApprovedAreaM2])
-        .filter(approvals::Column::Deleted.eq(false))
-        .filter(approvals::Column::ApprovedOn.lte(as_of))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let supplied: Vec<(Uuid, f64)> = approval_supplies::Entity::find()
-        .select_only()
-        .columns([approval_supplies::Column::ApprovalId, approval_supplies::Column::AreaM2])
-        .filter(approval_supplies::Column::SuppliedOn.lte(as_of))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut by_approval: std::collections::HashMap<Uuid, f64> = std::collections::HashMap::new();
-    for (a, area) in supplied {
-        *by_approval.entry(a).or_default() += area;
+        .columns([
+            approval_supplies::Column::ApprovalId,
+            approval_supplies::Column::SuppliedOn,
+            approval_supplies::Column::AreaM2,
+        ])
+        .filter(approval_supplies::Column::SuppliedOn.lte(to));
+    let then = match known {
+        Some(cutoff) => {
+            approved = approved.filter(approvals::Column::CreatedAt.lt(cutoff));
+            supplied = supplied.filter(approval_supplies::Column::CreatedAt.lt(cutoff));
+            crate::db::land_history::as_of(conn, crate::db::land_history::APPROVAL, cutoff).await?
+        }
+        None => std::collections::HashMap::new(),
+    };
+    let approved: Vec<(Uuid, Uuid, NaiveDate, f64, bool)> = approved.into_tuple().all(conn).await?;
+    let supplied: Vec<(Uuid, NaiveDate, f64)> = supplied.into_tuple().all(conn).await?;
+    // Supplied before the period and in it, by approval.
+    let mut by_approval: std::collections::HashMap<Uuid, (f64, f64)> = std::collections::HashMap::new();
+    for (a, on, area) in supplied {
+        let e = by_approval.entry(a).or_default();
+        if on < from {
+            e.0 += area;
+        } else {
+            e.1 += area;
+        }
     }
     let mut towns: BTreeMap<Uuid, SupplyRate> = BTreeMap::new();
-    for (id, town, area) in approved {
-        let r = towns.entry(town).or_insert_with(|| SupplyRate {
-            town_id: town,
-            approvals: 0,
-            approved_area_m2: 0.0,
-            supplied_area_m2: 0.0,
-            rate: None,
-        });
+    for (id, town, on, area, deleted) in approved {
+        use crate::db::land_history::field;
+        let was = then.get(&id);
+        let (on, area): (NaiveDate, f64) = (field(was, "approved_on", on), field(was, "approved_area_m2", area));
+        if field(was, "deleted", deleted) || on > to {
+            continue;
+        }
+        let (before, during) = by_approval.get(&id).copied().unwrap_or_default();
+        let r = towns.entry(town).or_insert_with(|| SupplyRate { town_id: town, ..Default::default() });
         r.approvals += 1;
+        if on < from {
+            r.stock_at_start_m2 += (area - before).max(0.0);
+        } else {
+            r.approved_in_period_m2 += area;
+        }
+        r.supplied_in_period_m2 += during;
         r.approved_area_m2 += area;
-        r.supplied_area_m2 += by_approval.get(&id).copied().unwrap_or(0.0);
+        r.supplied_area_m2 += before + during;
     }
     Ok(towns
         .into_values()
         .map(|mut r| {
-            r.rate = (r.approved_area_m2 > 0.0).then(|| r.supplied_area_m2 / r.approved_area_m2);
+            r.rates();
             r
         })
         .collect())
 }
 
-/// The columns a CSV import reads; the supplied ones and `note` are optional.
 const CSV_COLUMNS: &[&str] =
     &["code", "town", "approved_on", "approved_area_m2", "supplied_area_m2", "supplied_on", "note"];
 
@@ -550,6 +626,8 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
                         errors.push(row_error(line, f, m));
                         continue;
                     }
+                    let (id, before) = (cur.id, report_fields(&cur));
+                    crate::db::land_history::remember(&txn, APPROVAL, id, "imported", Utc::now(), before).await?;
                     let seq = crate::db::next_seq(&txn).await?;
                     let mut m = bumped(cur, seq);
                     m.approved_on = Set(row.approved_on);

@@ -110,6 +110,22 @@ pub fn user_from_request(req: &HttpRequest, state: &AppState) -> Result<AuthUser
     user_from_token(state, bearer(req)?)
 }
 
+/// The caller from the `Authorization` header, or, when there is none, from
+/// an `access_token` query parameter: for what a browser opens by itself
+/// (`EventSource`, a report link) and can not send headers with.
+pub fn user_from_request_or_query(
+    req: &HttpRequest,
+    state: &AppState,
+    access_token: Option<&str>,
+) -> Result<AuthUser, ApiError> {
+    match access_token {
+        Some(token) if !req.headers().contains_key(actix_web::http::header::AUTHORIZATION) => {
+            user_from_token(state, token)
+        }
+        _ => user_from_request(req, state),
+    }
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = Ready<Result<Self, Self::Error>>;

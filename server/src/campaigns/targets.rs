@@ -17,7 +17,9 @@ pub enum Target {
     /// Idle land "cleared dynamically": parcels disposed in the campaign
     /// period outnumber parcels newly idle in it.
     IdleLandDynamicClearance { label: String },
-    /// Approved-but-unsupplied land supplied at least at this rate (0–1).
+    /// Approved-but-unsupplied land supplied in the campaign period at least
+    /// at this rate (0–1): the area supplied in the period over the area
+    /// unsupplied at its start plus the area approved in it.
     SupplyRate { label: String, min_rate: f64 },
     /// Cases of these sources rectified within their own deadline, at least
     /// this share of those whose deadline has come (0–1).

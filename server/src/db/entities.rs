@@ -794,3 +794,26 @@ pub mod project_steps {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod land_changes {
+    use sea_orm::entity::prelude::*;
+
+    /// A parcel's or an approval's report fields before one change, and when it was made.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "land_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// `parcel` or `approval`.
+        pub record_type: String,
+        pub record_id: Uuid,
+        pub at: DateTimeUtc,
+        pub action: String,
+        pub before: Json,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

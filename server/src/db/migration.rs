@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0005Parcels),
             Box::new(M0006Supply),
             Box::new(M0007Reports),
+            Box::new(M0008LandHistory),
         ]
     }
 }
@@ -685,6 +686,40 @@ impl MigrationTrait for M0006Supply {
         .await?;
         m.create_index(index("idx_project_steps_step", "project_steps", &["project_id", "step"]).unique().to_owned())
             .await?;
+        Ok(())
+    }
+}
+
+struct M0008LandHistory;
+
+impl MigrationName for M0008LandHistory {
+    fn name(&self) -> &str {
+        "m0008_land_history"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0008LandHistory {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // What parcels and approvals looked like before each change that a
+        // report reads, so that a past report is reproduced from what was
+        // known then (the land records' counterpart of the case ledger).
+        m.create_table(
+            Table::create()
+                .table(t("land_changes"))
+                .col(big_pk_auto(t("id")))
+                .col(string(t("record_type")))
+                .col(uuid(t("record_id")))
+                .col(timestamp_with_time_zone(t("at")))
+                .col(string(t("action")))
+                .col(json_binary(t("before")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_land_changes_type_at", "land_changes", &["record_type", "at"])).await?;
+        // Records entered after a report's day are left out of it.
+        m.create_index(index("idx_parcels_created", "parcels", &["created_at"])).await?;
+        m.create_index(index("idx_approval_supplies_created", "approval_supplies", &["created_at"])).await?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Database connection, migrations and shared persistence helpers.
 
 pub mod entities;
+pub mod land_history;
 pub mod migration;
 
 use std::time::Duration;

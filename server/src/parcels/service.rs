@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{Months, NaiveDate, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use landpatrol_sync::{ErrorCode, GeoPoint, Role};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
@@ -18,7 +18,7 @@ use super::types::*;
 use crate::auth::service::resolve_town;
 use crate::auth::{AuthUser, Scope};
 use crate::cases::store::{self, local_today};
-use crate::db::{self, entities::parcel_disposals, entities::parcels};
+use crate::db::{self, entities::parcel_disposals, entities::parcels, land_history};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::towns::geo::{self, MultiPolygon};
@@ -43,36 +43,56 @@ pub struct IdleBalance {
     pub idle_area_at_end_m2: f64,
 }
 
-/// Town, area, idle since, disposed on.
-type BalanceRow = (Option<Uuid>, f64, Option<NaiveDate>, Option<NaiveDate>);
+/// Town, area, idle since, disposed on, id.
+type BalanceRow = (Option<Uuid>, f64, Option<NaiveDate>, Option<NaiveDate>, Uuid);
 
 /// Idle-land balance per town for the days `from..=to`: parcels that became idle (idle_since in the range) and
 /// parcels disposed (disposed_on in the range), and how many are idle at the end of `to`.
+///
+/// `known`: count only what was recorded before this instant (a past report,
+/// reproduced as it was); `None`: everything recorded so far.
 pub async fn idle_balance(
     conn: &impl sea_orm::ConnectionTrait,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
+    known: Option<DateTime<Utc>>,
 ) -> crate::error::ApiResult<Vec<IdleBalance>> {
     if from > to {
         return Err(ApiError::field("from", format!("the period starts ({from}) after it ends ({to})")));
     }
-    let rows: Vec<BalanceRow> = parcels::Entity::find()
+    let mut q = parcels::Entity::find()
         .select_only()
         .columns([
             parcels::Column::TownId,
             parcels::Column::AreaM2,
             parcels::Column::IdleSince,
             parcels::Column::DisposedOn,
+            parcels::Column::Id,
         ])
-        .filter(parcels::Column::Deleted.eq(false))
+        // A parcel only ever becomes idle, never back: one not idle now was not idle then.
         .filter(parcels::Column::IdleSince.is_not_null())
-        .filter(parcels::Column::IdleSince.lte(to))
-        .into_tuple()
-        .all(conn)
-        .await?;
+        .filter(parcels::Column::IdleSince.lte(to));
+    let then = match known {
+        Some(cutoff) => {
+            q = q.filter(parcels::Column::CreatedAt.lt(cutoff));
+            land_history::as_of(conn, land_history::PARCEL, cutoff).await?
+        }
+        None => {
+            q = q.filter(parcels::Column::Deleted.eq(false));
+            HashMap::new()
+        }
+    };
+    let rows: Vec<BalanceRow> = q.into_tuple().all(conn).await?;
     let mut by_town: BTreeMap<Option<Uuid>, IdleBalance> = BTreeMap::new();
-    for (town, area, idle_since, disposed_on) in rows {
-        let Some(idle_since) = idle_since else { continue };
+    for (town, area, idle_since, disposed_on, id) in rows {
+        let was = then.get(&id);
+        let idle_since: Option<NaiveDate> = land_history::field(was, "idle_since", idle_since);
+        let Some(idle_since) = idle_since.filter(|d| *d <= to) else { continue };
+        if land_history::field(was, "deleted", false) {
+            continue;
+        }
+        let area: f64 = land_history::field(was, "area_m2", area);
+        let disposed_on: Option<NaiveDate> = land_history::field(was, "disposed_on", disposed_on);
         let b = by_town.entry(town).or_insert_with(|| IdleBalance {
             town_id: town,
             newly_idle: 0,
@@ -96,6 +116,17 @@ pub async fn idle_balance(
         }
     }
     Ok(by_town.into_values().filter(|b| b.newly_idle + b.disposed + b.idle_at_end > 0).collect())
+}
+
+/// The fields of a parcel the progress report reads, as they are before a change.
+pub fn report_fields(m: &parcels::Model) -> Value {
+    json!({
+        "area_m2": m.area_m2,
+        "status": m.status,
+        "idle_since": m.idle_since,
+        "disposed_on": m.disposed_on,
+        "deleted": m.deleted,
+    })
 }
 
 /// The day a parcel with this agreed start becomes idle without construction.
@@ -428,14 +459,21 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: ParcelPatch
     }
     m.agreed_start = Set(new_agreed);
     m.actual_start = Set(new_actual);
-    let saved = save(&txn, m, cur.rev).await?;
+    let saved = save(&txn, m, &cur, "updated").await?;
     txn.commit().await?;
     Ok(view(&saved, state))
 }
 
-/// Saves a change: `rev` + 1, a new `seq`, the server's clock stamp.
-async fn save(conn: &impl ConnectionTrait, mut m: parcels::ActiveModel, rev: i64) -> ApiResult<parcels::Model> {
-    m.rev = Set(rev + 1);
+/// Saves a change to `cur`: `rev` + 1, a new `seq`, the server's clock
+/// stamp, and the report fields it had (for past reports).
+async fn save(
+    conn: &impl ConnectionTrait,
+    mut m: parcels::ActiveModel,
+    cur: &parcels::Model,
+    action: &str,
+) -> ApiResult<parcels::Model> {
+    land_history::remember(conn, land_history::PARCEL, cur.id, action, Utc::now(), report_fields(cur)).await?;
+    m.rev = Set(cur.rev + 1);
     m.seq = Set(db::next_seq(conn).await?);
     m.field_clock = Set(json!({ "*": store::server_stamp() }));
     m.updated_at = Set(Utc::now());
@@ -518,7 +556,7 @@ pub async fn dispose(
     if req.kind == DisposalKind::ConstructionStarted {
         m.actual_start = Set(Some(on));
     }
-    let saved = save(&txn, m, cur.rev).await?;
+    let saved = save(&txn, m, &cur, "disposed").await?;
     txn.commit().await?;
     Ok((true, DisposalRecorded { disposal: disposal_view(disposal), parcel: view(&saved, state) }))
 }
@@ -679,15 +717,14 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
             report.unchanged += 1;
             continue;
         }
-        let rev = cur.rev;
-        let mut m: parcels::ActiveModel = cur.into();
+        let mut m: parcels::ActiveModel = cur.clone().into();
         m.holder = Set(c.holder);
         m.area_m2 = Set(c.area_m2);
         m.agreed_start = Set(c.agreed_start);
         m.actual_start = Set(c.actual_start);
         m.lon = Set(c.lon);
         m.lat = Set(c.lat);
-        save(&txn, m, rev).await?;
+        save(&txn, m, &cur, "imported").await?;
         report.updated += 1;
     }
     if !errors.is_empty() {

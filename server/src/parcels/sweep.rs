@@ -4,18 +4,18 @@
 //! `UPDATE … WHERE status = 'active'` inside its own transaction, so running
 //! the sweep twice, or on two instances at once, opens each case once.
 
-use chrono::{Months, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use landpatrol_sync::{CaseSource, Crs, GeoPoint, ViolationType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::service::idle_from;
+use super::service::{idle_from, report_fields};
 use super::types::{ACTIVE, IDLE};
 use crate::cases::service::{CaseDraft, insert_case, route};
 use crate::cases::store::{Actor, local_today, server_stamp};
-use crate::db::{self, entities::parcels};
+use crate::db::{self, entities::parcels, land_history};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::towns::geo;
@@ -72,6 +72,14 @@ async fn make_idle(state: &AppState, p: &parcels::Model, today: NaiveDate) -> Ap
         txn.rollback().await?;
         return Ok(false);
     }
+    let claimed_at = discovered_at(today);
+    if let Some(now) = parcels::Entity::find_by_id(p.id).one(&txn).await? {
+        // Before the claim it was active and not idle; the rest as it is.
+        let mut before = report_fields(&now);
+        before["status"] = json!(ACTIVE);
+        before["idle_since"] = Value::Null;
+        land_history::remember(&txn, land_history::PARCEL, p.id, "idle", claimed_at, before).await?;
+    }
     let point = GeoPoint::wgs84(p.lon, p.lat)?;
     let polygon = p.polygon.as_ref().and_then(|v| geo::parse_geometry(v).ok());
     let mut routed = route(state, &point, polygon.as_ref());
@@ -81,15 +89,6 @@ async fn make_idle(state: &AppState, p: &parcels::Model, today: NaiveDate) -> Ap
         routed.near_boundary = false;
         routed.neighbour = None;
     }
-    let discovered_at = if today == local_today() {
-        Utc::now()
-    } else {
-        // A sweep for another day (tests, catching up): the start of that day in Baodi.
-        today
-            .and_hms_opt(0, 0, 0)
-            .and_then(|t| chrono::FixedOffset::east_opt(8 * 3600).and_then(|o| o.from_local_datetime(&t).single()))
-            .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
-    };
     let draft = CaseDraft {
         id: Uuid::now_v7(),
         source: CaseSource::IdleLand,
@@ -103,7 +102,7 @@ async fn make_idle(state: &AppState, p: &parcels::Model, today: NaiveDate) -> Ap
         address: String::new(),
         land_class: None,
         violation_type: Some(ViolationType::IdleLand),
-        discovered_at,
+        discovered_at: claimed_at,
         external_ref: Some(format!("parcel:{}", p.id)),
     };
     let case = insert_case(&txn, state, &Actor::system("idle-land sweep"), draft, routed, "idle_land_detected").await?;
@@ -119,6 +118,12 @@ async fn make_idle(state: &AppState, p: &parcels::Model, today: NaiveDate) -> Ap
         .await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// When a sweep for `today` finds a parcel idle: now; a sweep for another
+/// day (tests, catching up): the start of that day in Baodi.
+fn discovered_at(today: NaiveDate) -> DateTime<Utc> {
+    if today == local_today() { Utc::now() } else { crate::reports::service::start_of_day(today) }
 }
 
 /// The periodic task: the first run shortly after start, then every

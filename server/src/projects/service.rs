@@ -252,22 +252,32 @@ pub async fn record_step(state: &AppState, user: &AuthUser, id: Uuid, req: NewSt
 }
 
 /// Projects that, as of `as_of`, miss a step that was due (see the due rules), per project.
-pub async fn five_in_place_gaps(conn: &impl ConnectionTrait, as_of: NaiveDate) -> ApiResult<Vec<ProjectGap>> {
+///
+/// `known`: count only what was recorded before this instant (a past report,
+/// reproduced as it was); `None`: everything recorded so far. Projects and
+/// steps are never changed once recorded, so their entry time is enough.
+pub async fn five_in_place_gaps(
+    conn: &impl ConnectionTrait,
+    as_of: NaiveDate,
+    known: Option<chrono::DateTime<Utc>>,
+) -> ApiResult<Vec<ProjectGap>> {
     // Nothing is due before the planned start.
-    let projects = village_projects::Entity::find()
-        .filter(village_projects::Column::PlannedStart.lte(as_of))
+    let mut projects = village_projects::Entity::find().filter(village_projects::Column::PlannedStart.lte(as_of));
+    let mut done = project_steps::Entity::find()
+        .select_only()
+        .columns([project_steps::Column::ProjectId, project_steps::Column::Step, project_steps::Column::DoneOn])
+        .filter(project_steps::Column::DoneOn.lte(as_of));
+    if let Some(cutoff) = known {
+        projects = projects.filter(village_projects::Column::CreatedAt.lt(cutoff));
+        done = done.filter(project_steps::Column::CreatedAt.lt(cutoff));
+    }
+    let projects = projects
         .order_by_asc(village_projects::Column::TownId)
         .order_by_asc(village_projects::Column::PlannedStart)
         .order_by_asc(village_projects::Column::Id)
         .all(conn)
         .await?;
-    let done: Vec<(Uuid, String, NaiveDate)> = project_steps::Entity::find()
-        .select_only()
-        .columns([project_steps::Column::ProjectId, project_steps::Column::Step, project_steps::Column::DoneOn])
-        .filter(project_steps::Column::DoneOn.lte(as_of))
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let done: Vec<(Uuid, String, NaiveDate)> = done.into_tuple().all(conn).await?;
     let mut by_project: HashMap<Uuid, Vec<(ProjectStep, NaiveDate)>> = HashMap::new();
     for (p, s, on) in done {
         if let Some(s) = ProjectStep::parse(&s) {

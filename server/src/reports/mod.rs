@@ -72,7 +72,7 @@ pub struct TownProgress {
     pub investigation: InvestigationSummary,
     /// Idle land (闲置土地) in the period: newly idle vs disposed, idle at the end.
     pub idle_land: Option<crate::parcels::service::IdleBalance>,
-    /// Land supply (批而未供) up to `as_of`: approved and supplied area, the rate.
+    /// Land supply (批而未供) in the period: the stock to supply, what was supplied, the rate.
     pub supply: Option<crate::approvals::service::SupplyRate>,
     /// Village projects (五到位) missing a step that was due by `as_of`.
     pub five_in_place: FiveInPlace,

@@ -65,6 +65,7 @@ fn row(r: &ProgressReport, p: &TownProgress) -> Vec<String> {
         p.investigation.judicial_referrals.to_string(),
         p.investigation.publicised.to_string(),
     ];
+    cells.extend(land_cells(p));
     for s in CaseSource::ALL {
         let by = p.cases_by_source.get(s.as_str());
         for st in CaseStatus::ALL {
@@ -74,6 +75,29 @@ fn row(r: &ProgressReport, p: &TownProgress) -> Vec<String> {
     for t in &p.targets {
         cells.push(state_name(t.state).to_owned());
     }
+    cells
+}
+
+/// The land figures of one section: idle land, supply, five-in-place.
+fn land_cells(p: &TownProgress) -> Vec<String> {
+    let mut cells = match &p.idle_land {
+        Some(b) => vec![
+            b.newly_idle.to_string(),
+            b.disposed.to_string(),
+            b.idle_at_end.to_string(),
+            format!("{:.0}", b.idle_area_at_end_m2),
+        ],
+        None => vec![String::new(); 4],
+    };
+    match &p.supply {
+        Some(s) => cells.extend([
+            format!("{:.0}", s.stock_at_start_m2 + s.approved_in_period_m2),
+            format!("{:.0}", s.supplied_in_period_m2),
+            pct(s.rate),
+        ]),
+        None => cells.extend([String::new(), String::new(), String::new()]),
+    }
+    cells.push(p.five_in_place.projects_missing_steps.to_string());
     cells
 }
 
@@ -97,6 +121,14 @@ pub fn csv(r: &ProgressReport) -> String {
         "disciplinary_actions 党政纪处分",
         "judicial_referrals 移送司法",
         "publicised 公开曝光",
+        "newly_idle 新增闲置宗数",
+        "idle_disposed 处置闲置宗数",
+        "idle_at_end 期末闲置宗数",
+        "idle_area_at_end_m2 期末闲置面积(㎡)",
+        "supply_due_m2 应供地面积(㎡)",
+        "supplied_in_period_m2 期内供地面积(㎡)",
+        "supply_rate_% 供地率",
+        "five_in_place_gaps 五到位缺项项目",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -184,6 +216,20 @@ pub fn html(r: &ProgressReport) -> String {
         );
     }
     h.push_str("</table>");
+    h.push_str(
+        "<table><tr><th class=\"l\">街镇 town</th><th>新增闲置 newly idle</th><th>处置 disposed</th>\
+         <th>期末闲置 idle at end</th><th>期末闲置面积(㎡) idle area</th><th>应供地(㎡) to supply</th>\
+         <th>期内供地(㎡) supplied</th><th>供地率(%) supply rate</th><th>五到位缺项 five-in-place gaps</th></tr>",
+    );
+    for p in r.towns.iter().chain(r.district.iter()) {
+        let (code, name) = place(p);
+        let _ = write!(h, "<tr><td class=\"l\">{} {}</td>", esc(&name), esc(&code));
+        for c in land_cells(p) {
+            let _ = write!(h, "<td>{}</td>", esc(&c));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
     for p in r.district.iter().chain(r.towns.iter()) {
         let (code, name) = place(p);
         let _ = write!(
@@ -213,6 +259,20 @@ pub fn html(r: &ProgressReport) -> String {
                     esc(&o.status),
                     o.deadline,
                     o.days_overdue
+                );
+            }
+            h.push_str("</table>");
+        }
+        if !p.five_in_place.projects.is_empty() {
+            h.push_str("<table><tr><th class=\"l\">五到位缺项 project missing steps</th><th class=\"l\">村 village</th><th>计划开工 planned start</th><th class=\"l\">缺项 missing</th></tr>");
+            for g in &p.five_in_place.projects {
+                let _ = write!(
+                    h,
+                    "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+                    esc(&g.name),
+                    esc(&g.village),
+                    g.planned_start,
+                    esc(&g.missing.join(", "))
                 );
             }
             h.push_str("</table>");

@@ -1,12 +1,11 @@
 //! `GET /reports/progress` (JSON), `.csv` and `.html`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use landpatrol_sync::ErrorCode;
 use landpatrol_sync::error::ErrorBody;
 
 use super::service::{self, ReportQuery};
 use super::{ProgressReport, render};
-use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -24,26 +23,32 @@ enum Format {
     Html,
 }
 
-async fn answer(state: &AppState, user: &AuthUser, q: &ReportQuery, format: Format) -> ApiResult<HttpResponse> {
-    let report = service::progress(state, user, q).await?;
+async fn answer(req: &HttpRequest, state: &AppState, q: &ReportQuery, format: Format) -> ApiResult<HttpResponse> {
+    let user = crate::auth::user_from_request_or_query(req, state, q.access_token.as_deref())?;
+    let report = service::progress(state, &user, q).await?;
     let stem = format!("progress-{}", report.as_of);
+    let mut ok = HttpResponse::Ok();
+    // Who may read it decides; nothing in between keeps a copy, and a link with a token leaks nowhere.
+    ok.insert_header(("Cache-Control", "private, no-store")).insert_header(("Referrer-Policy", "no-referrer"));
     Ok(match format {
-        Format::Json => HttpResponse::Ok().json(report),
-        Format::Csv => HttpResponse::Ok()
+        Format::Json => ok.json(report),
+        Format::Csv => ok
             .content_type("text/csv; charset=utf-8")
             .insert_header(("Content-Disposition", format!("attachment; filename=\"{stem}.csv\"")))
             .body(render::csv(&report)),
-        Format::Html => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(render::html(&report)),
+        Format::Html => ok.content_type("text/html; charset=utf-8").body(render::html(&report)),
     })
 }
 
 /// Campaign progress per town and for the district, for the monthly
 /// meeting: cases by source × status, opened / closed / dismissed in the
 /// period, overdue cases with days overdue, rectified and accepted rates, the
-/// investigation summary (查事又查人) and every target of the campaign as
+/// investigation summary (查事又查人), the idle-land balance (闲置土地), the
+/// land supply rate (批而未供), five-in-place gaps (五到位) and every target of the campaign as
 /// `met`, `on_track`, `at_risk`, `not_met` or `not_applicable`. A past
-/// `as_of` is reconstructed from the ledger, so last month's report comes out
-/// the same today. `format=csv|html` (or the `.csv` / `.html` paths) give a
+/// `as_of` is reconstructed from the ledger and the land records as they were
+/// known at the end of that day, so last month's report comes out the same
+/// today. `format=csv|html` (or the `.csv` / `.html` paths) give a
 /// spreadsheet (UTF-8 with BOM) or a printable page of the same report.
 #[utoipa::path(get, path = "/api/v1/reports/progress", tag = "reports", security(("bearer" = [])), params(ReportQuery),
     responses(
@@ -53,8 +58,8 @@ async fn answer(state: &AppState, user: &AuthUser, q: &ReportQuery, format: Form
         (status = 404, description = "unknown_campaign", body = ErrorBody),
         (status = 422, description = "unknown_town", body = ErrorBody)))]
 pub async fn progress(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
     q: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
     let format = match q.format.as_deref().map(str::trim) {
@@ -66,7 +71,7 @@ pub async fn progress(
                 .with_details(serde_json::json!({ "field": "format" })));
         }
     };
-    answer(&state, &user, &q, format).await
+    answer(&req, &state, &q, format).await
 }
 
 /// The progress report as JSON.
@@ -74,11 +79,11 @@ pub async fn progress(
     responses((status = 200, body = ProgressReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub async fn progress_json(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
     q: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    answer(&state, &user, &q, Format::Json).await
+    answer(&req, &state, &q, Format::Json).await
 }
 
 /// The progress report as CSV: UTF-8 with a byte-order mark (Excel opens the
@@ -88,22 +93,22 @@ pub async fn progress_json(
         example = json!("\u{feff}as_of 截至,town_code 街镇代码,town 街镇,cases 案件,open 未办结,…\r\n2017-06-30,120115001,海滨街道,12,5,…\r\n")),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn progress_csv(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
     q: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    answer(&state, &user, &q, Format::Csv).await
+    answer(&req, &state, &q, Format::Csv).await
 }
 
-/// The progress report as a printable HTML page (summary table, targets and
-/// overdue cases per town).
+/// The progress report as a printable HTML page (summary and land tables;
+/// per town its targets, overdue cases and projects missing steps).
 #[utoipa::path(get, path = "/api/v1/reports/progress.html", tag = "reports", security(("bearer" = [])), params(ReportQuery),
     responses((status = 200, content_type = "text/html", body = String),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn progress_html(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    user: AuthUser,
     q: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    answer(&state, &user, &q, Format::Html).await
+    answer(&req, &state, &q, Format::Html).await
 }

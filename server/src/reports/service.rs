@@ -18,6 +18,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::*;
+use crate::approvals::service::{SupplyRate, supply_rates};
 use crate::auth::{AuthUser, Scope};
 use crate::campaigns::targets::Target;
 use crate::db::entities::{campaigns, case_events, cases};
@@ -39,6 +40,9 @@ pub struct ReportQuery {
     pub town: Option<String>,
     /// `json` (default), `csv` or `html` (also chosen by the path suffix).
     pub format: Option<String>,
+    /// The access token, for a link a browser opens (a download, the printable page); the
+    /// `Authorization` header wins. Such a link is as secret as the token, and as short-lived.
+    pub access_token: Option<String>,
 }
 
 fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
@@ -485,11 +489,14 @@ fn land_targets(p: &mut TownProgress, targets: &[Target], c: &campaigns::Model, 
             match p.supply.as_ref().and_then(|s| s.rate.map(|r| (s, r))) {
                 Some((s, r)) => {
                     status.detail = format!(
-                        "{:.0} of {:.0} m² supplied ({:.1}%, target {:.0}%)",
-                        s.supplied_area_m2,
-                        s.approved_area_m2,
+                        "{:.0} of {:.0} m² supplied in the period ({:.1}%, target {:.0}%): {:.0} m² unsupplied at the \
+                         start, {:.0} m² approved since",
+                        s.supplied_in_period_m2,
+                        s.stock_at_start_m2 + s.approved_in_period_m2,
                         r * 100.0,
-                        min_rate * 100.0
+                        min_rate * 100.0,
+                        s.stock_at_start_m2,
+                        s.approved_in_period_m2,
                     );
                     status.state = by_year_end(r + 1e-9 >= *min_rate, as_of, c.ends_on);
                 }
@@ -537,6 +544,9 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
     }
     let db = &state.db;
     let c = campaign_for(db, q.campaign.as_deref(), as_of).await?;
+    if as_of < c.starts_on {
+        return Err(bad_query("as_of", format!("as_of is before the campaign starts ({})", c.starts_on)));
+    }
     // Which towns: a town officer the own town; the bureau all, or one.
     let only: Option<Uuid> = match q.town.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(key) => {
@@ -571,12 +581,14 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
             by_town.entry(f.town).or_default().push(f);
         }
     }
+    // Land records as they were known at the end of a past day; today: as they are.
+    let known = reconstructed.then(|| end_of_day(as_of));
     let idle: HashMap<Option<Uuid>, crate::parcels::service::IdleBalance> =
-        crate::parcels::service::idle_balance(db, from, to).await?.into_iter().map(|b| (b.town_id, b)).collect();
-    let supply: HashMap<Uuid, crate::approvals::service::SupplyRate> =
-        crate::approvals::service::supply_rates(db, to).await?.into_iter().map(|r| (r.town_id, r)).collect();
+        crate::parcels::service::idle_balance(db, from, to, known).await?.into_iter().map(|b| (b.town_id, b)).collect();
+    let supply: HashMap<Uuid, SupplyRate> =
+        supply_rates(db, from, to, known).await?.into_iter().map(|r| (r.town_id, r)).collect();
     let mut gaps: HashMap<Uuid, Vec<crate::projects::service::ProjectGap>> = HashMap::new();
-    for g in crate::projects::service::five_in_place_gaps(db, as_of).await? {
+    for g in crate::projects::service::five_in_place_gaps(db, as_of, known).await? {
         gaps.entry(g.town_id).or_default().push(g);
     }
     let mut towns: Vec<TownProgress> = by_town
@@ -614,15 +626,10 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
             total.idle_area_at_end_m2 += b.idle_area_at_end_m2;
         }
         d.idle_land = Some(total);
-        let (approvals, approved, supplied) = supply
-            .values()
-            .fold((0, 0.0, 0.0), |(n, a, s), r| (n + r.approvals, a + r.approved_area_m2, s + r.supplied_area_m2));
-        d.supply = (approvals > 0).then(|| crate::approvals::service::SupplyRate {
-            town_id: Uuid::nil(),
-            approvals,
-            approved_area_m2: approved,
-            supplied_area_m2: supplied,
-            rate: (approved > 0.0).then(|| supplied / approved),
+        d.supply = (!supply.is_empty()).then(|| {
+            let mut all = SupplyRate::default();
+            supply.values().for_each(|r| all.add(r));
+            all
         });
         d.five_in_place.projects_missing_steps = gaps.values().map(|g| g.len() as i64).sum();
         land_targets(&mut d, &targets, &c, as_of);
