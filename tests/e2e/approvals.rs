@@ -166,6 +166,7 @@ async fn bad_input_gets_clear_codes_and_changes_nothing() {
         (with("approved_area_m2", json!(-5.0)), "approved_area_m2"),
         (with("approved_area_m2", json!(0)), "approved_area_m2"),
         (with("approved_on", json!("2999-01-01")), "approved_on"),
+        (with("approved_on", json!("1900-01-01")), "approved_on"),
         (with("code", json!("  ")), "code"),
     ] {
         let resp = app.post("/api/v1/approvals", Some(&admin), body).await;

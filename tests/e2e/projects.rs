@@ -162,6 +162,12 @@ async fn bad_project_and_step_input_changes_nothing() {
     let resp = app.post("/api/v1/projects", Some(&admin), with("planned_end", json!("2017-03-31"))).await;
     assert_error(&resp, 422, "validation_failed");
     assert_eq!(resp.1["error"]["details"]["field"], "planned_end");
+    // Days no land record is about (a far-off year once overflowed the due-date arithmetic).
+    for (field, day) in [("planned_start", "1900-01-01"), ("planned_end", "+262142-12-31")] {
+        let resp = app.post("/api/v1/projects", Some(&admin), with(field, json!(day))).await;
+        assert_error(&resp, 422, "validation_failed");
+        assert_eq!(resp.1["error"]["details"]["field"], field);
+    }
     let resp = app.post("/api/v1/projects", Some(&admin), with("name", json!(""))).await;
     assert_error(&resp, 422, "validation_failed");
     assert_error(
@@ -191,6 +197,7 @@ async fn bad_project_and_step_input_changes_nothing() {
     for (body, field) in [
         (json!({"step": "demolition", "done_on": "2017-03-01", "person": "x"}), "step"),
         (json!({"step": "staking", "done_on": "2999-03-01", "person": "x"}), "done_on"),
+        (json!({"step": "staking", "done_on": "1800-03-01", "person": "x"}), "done_on"),
         (json!({"step": "staking", "done_on": "2017-03-01", "person": " "}), "person"),
         (json!({"step": "staking", "done_on": "2017-03-01", "person": "x", "photos": ["abc"]}), "photos"),
     ] {

@@ -118,8 +118,15 @@ fn check_note(note: &str) -> Result<String, String> {
     Ok(note.trim().to_owned())
 }
 
+/// A recorded day: not after today, and not before the People's Republic's land records.
 fn not_future(d: NaiveDate) -> Result<NaiveDate, String> {
-    if d > local_today() { Err(format!("{d} is after today ({})", local_today())) } else { Ok(d) }
+    if d > local_today() {
+        Err(format!("{d} is after today ({})", local_today()))
+    } else if chrono::Datelike::year(&d) < 1949 {
+        Err(format!("{d} is not a plausible date"))
+    } else {
+        Ok(d)
+    }
 }
 
 fn field<T>(name: &str, r: Result<T, String>) -> ApiResult<T> {
@@ -270,27 +277,28 @@ async fn first_supply(conn: &impl ConnectionTrait, approval: Uuid) -> ApiResult<
 }
 
 /// Checks an approval's date and area against its supplies.
+/// Whether an approval can take a new date and area given its supplies: the
+/// inner error names the field and says why not.
 async fn check_against_supplies(
     conn: &impl ConnectionTrait,
     cur: &approvals::Model,
     approved_on: NaiveDate,
     area: f64,
-) -> Result<(), (&'static str, String)> {
+) -> ApiResult<Result<(), (&'static str, String)>> {
     if area + AREA_EPSILON < cur.supplied_area_m2 {
-        return Err((
+        return Ok(Err((
             "approved_area_m2",
             format!("{} m² are already supplied; the approved area can not be less", cur.supplied_area_m2),
-        ));
+        )));
     }
-    if let Ok(Some(first)) = first_supply(conn, cur.id).await
+    if let Some(first) = first_supply(conn, cur.id).await?
         && approved_on > first
     {
-        return Err(("approved_on", format!("land was supplied on {first}, before {approved_on}")));
+        return Ok(Err(("approved_on", format!("land was supplied on {first}, before {approved_on}"))));
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
-/// Takes a new change position and revision for an approval.
 fn bumped(cur: approvals::Model, seq: i64) -> approvals::ActiveModel {
     let rev = cur.rev + 1;
     let mut m: approvals::ActiveModel = cur.into();
@@ -314,7 +322,7 @@ pub async fn update(state: &AppState, user: &AuthUser, id: Uuid, req: ApprovalPa
     if new_on == cur.approved_on && (new_area - cur.approved_area_m2).abs() < AREA_EPSILON && new_note == cur.note {
         return Ok(view(&state.towns, &cur));
     }
-    check_against_supplies(&txn, &cur, new_on, new_area).await.map_err(|(f, m)| ApiError::field(f, m))?;
+    check_against_supplies(&txn, &cur, new_on, new_area).await?.map_err(|(f, m)| ApiError::field(f, m))?;
     let before = report_fields(&cur);
     crate::db::land_history::remember(&txn, APPROVAL, cur.id, "updated", Utc::now(), before).await?;
     let seq = crate::db::next_seq(&txn).await?;
@@ -622,7 +630,7 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
                 if same {
                     (cur, false, false)
                 } else {
-                    if let Err((f, m)) = check_against_supplies(&txn, &cur, row.approved_on, row.area).await {
+                    if let Err((f, m)) = check_against_supplies(&txn, &cur, row.approved_on, row.area).await? {
                         errors.push(row_error(line, f, m));
                         continue;
                     }

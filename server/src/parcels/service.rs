@@ -176,10 +176,16 @@ fn disposal_view(m: parcel_disposals::Model) -> DisposalView {
 pub fn parse_date(field: &str, value: &str) -> ApiResult<NaiveDate> {
     let d = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
         .map_err(|_| ApiError::field(field, format!("{field} must be a real date as YYYY-MM-DD, not {value:?}")))?;
-    if !(1949..=2200).contains(&chrono::Datelike::year(&d)) {
-        return Err(ApiError::field(field, format!("{field} {d} is not a plausible date")));
+    plausible_date(field, d)
+}
+
+/// Refuses days outside the years land records can be about (1949–2200).
+pub fn plausible_date(field: &str, d: NaiveDate) -> ApiResult<NaiveDate> {
+    if (1949..=2200).contains(&chrono::Datelike::year(&d)) {
+        Ok(d)
+    } else {
+        Err(ApiError::field(field, format!("{field} {d} is not a plausible date")))
     }
-    Ok(d)
 }
 
 fn check_area(area: f64) -> ApiResult<f64> {

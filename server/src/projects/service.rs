@@ -17,6 +17,7 @@ use crate::auth::{AuthUser, Scope};
 use crate::cases::store::local_today;
 use crate::db::entities::{project_steps, village_projects};
 use crate::error::{ApiError, ApiResult};
+use crate::parcels::service::plausible_date;
 use crate::photos::evidence::{self, LinkTarget};
 use crate::state::AppState;
 
@@ -99,6 +100,9 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewProject) -> ApiRe
     let name = text("name", &req.name, 200)?;
     let village = text("village", &req.village, 100)?;
     let point = req.location.to_wgs84()?;
+    for (field, d) in [("planned_start", req.planned_start), ("planned_end", req.planned_end)] {
+        plausible_date(field, d)?;
+    }
     if req.planned_end < req.planned_start {
         return Err(ApiError::field(
             "planned_end",
@@ -189,6 +193,7 @@ pub async fn record_step(state: &AppState, user: &AuthUser, id: Uuid, req: NewSt
         let names: Vec<&str> = ProjectStep::ALL.iter().map(|s| s.as_str()).collect();
         ApiError::field("step", format!("{:?} is not a step; the steps are {}", req.step, names.join(", ")))
     })?;
+    plausible_date("done_on", req.done_on)?;
     if req.done_on > local_today() {
         return Err(ApiError::field("done_on", format!("{} is after today ({})", req.done_on, local_today())));
     }

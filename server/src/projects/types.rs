@@ -57,7 +57,9 @@ impl ProjectStep {
     pub fn overdue(self, planned_start: NaiveDate, planned_end: NaiveDate, as_of: NaiveDate) -> bool {
         match self {
             ProjectStep::SiteSelection | ProjectStep::Approval | ProjectStep::Staking => as_of >= planned_start,
-            ProjectStep::ConstructionSupervision => as_of > planned_start + chrono::Days::new(30),
+            ProjectStep::ConstructionSupervision => {
+                planned_start.checked_add_days(chrono::Days::new(30)).is_some_and(|due| as_of > due)
+            }
             ProjectStep::CompletionAcceptance => as_of > planned_end,
         }
     }

@@ -144,33 +144,38 @@ pub async fn facts(
     let p1 = placeholder(backend, 1);
     let t = std::time::Instant::now();
 
-    // First rectification and dismissal of each case before the cut-off.
-    let sql = format!(
-        "SELECT case_id, to_status, MIN(at) FROM case_events WHERE to_status IN ('rectified', 'dismissed') \
-         AND at < {p1} GROUP BY case_id, to_status"
-    );
+    // The status changes before the cut-off, read from the (status, time, case) index
+    // (covering): the first rectification and dismissal of each case and, for a past
+    // day, its last status then. One pass instead of a grouped scan and a join.
+    let which = if reconstruct { "to_status IS NOT NULL" } else { "to_status IN ('rectified', 'dismissed')" };
+    let sql = format!("SELECT case_id, id, to_status, at FROM case_events WHERE {which} AND at < {p1}");
     let mut firsts: HashMap<(Uuid, bool), DateTime<Utc>> = HashMap::new();
-    for r in conn.query_all_raw(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await? {
-        let (id, status, at): (Uuid, String, DateTime<Utc>) =
-            (r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?);
-        firsts.insert((id, status == "rectified"), at);
+    let mut last: HashMap<Uuid, (i64, String)> = HashMap::new();
+    let changes = conn.query_all_raw(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await?;
+    let read = changes.len();
+    for r in changes {
+        let (case, id, status, at): (Uuid, i64, String, DateTime<Utc>) =
+            (r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?, r.try_get_by_index(3)?);
+        if status == "rectified" || status == "dismissed" {
+            let first = firsts.entry((case, status == "rectified")).or_insert(at);
+            *first = (*first).min(at);
+        }
+        if reconstruct {
+            match last.get_mut(&case) {
+                Some(l) if l.0 >= id => {}
+                Some(l) => *l = (id, status),
+                None => {
+                    last.insert(case, (id, status));
+                }
+            }
+        }
     }
-    tracing::debug!(ms = t.elapsed().as_millis(), "report: first rectifications and dismissals");
+    tracing::debug!(ms = t.elapsed().as_millis(), entries = read, "report: status changes before the cut-off");
 
-    let mut status_then: HashMap<Uuid, String> = HashMap::new();
+    let status_then: HashMap<Uuid, String> = last.into_iter().map(|(case, (_, status))| (case, status)).collect();
     let mut withdrawn: HashSet<Uuid> = HashSet::new();
     let mut reverse: HashMap<Uuid, serde_json::Map<String, Value>> = HashMap::new();
     if reconstruct {
-        let t = std::time::Instant::now();
-        // The last status change of each case before the cut-off.
-        let sql = format!(
-            "SELECT e.case_id, e.to_status FROM case_events e JOIN (SELECT case_id, MAX(id) AS mid FROM case_events \
-             WHERE to_status IS NOT NULL AND at < {p1} GROUP BY case_id) m ON e.id = m.mid"
-        );
-        for r in conn.query_all_raw(Statement::from_sql_and_values(backend, &sql, [cutoff.into()])).await? {
-            status_then.insert(r.try_get_by_index(0)?, r.try_get_by_index(1)?);
-        }
-        tracing::debug!(ms = t.elapsed().as_millis(), cases = status_then.len(), "report: statuses at the cut-off");
         let gone = case_events::Entity::find()
             .select_only()
             .column(case_events::Column::CaseId)
