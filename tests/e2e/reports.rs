@@ -154,6 +154,13 @@ fn target<'a>(section: &'a Value, label_part: &str) -> &'a Value {
     section["targets"].as_array().unwrap().iter().find(|t| t["label"].as_str().unwrap().contains(label_part)).unwrap()
 }
 
+/// A report form (CSV, HTML) as text.
+async fn text(app: &TestApp, token: &str, path: &str) -> String {
+    let resp = app.client.get(app.url(path)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
 async fn report(app: &TestApp, token: &str, query: &str) -> Value {
     let (status, r) = app.get(&format!("/api/v1/reports/progress?{query}"), Some(token)).await;
     assert_eq!(status, 200, "{r}");
@@ -456,12 +463,7 @@ async fn a_past_report_is_reproduced_exactly_after_later_entries() {
         r
     };
     let before = strip(report(&app, &admin, "as_of=2017-12-31").await);
-    let csv = |app: &TestApp| {
-        let url = app.url("/api/v1/reports/progress.csv?as_of=2017-12-31");
-        let req = app.client.get(url).bearer_auth(&admin);
-        async move { req.send().await.unwrap().text().await.unwrap() }
-    };
-    let csv_before = csv(&app).await;
+    let csv_before = text(&app, &admin, "/api/v1/reports/progress.csv?as_of=2017-12-31").await;
 
     // Now, in 2026, the bureau records things dated 2017:
     // a supply of 5,000 m² in 周良 on 2017-12-01 and a larger approved area;
@@ -504,7 +506,7 @@ async fn a_past_report_is_reproduced_exactly_after_later_entries() {
 
     let after = strip(report(&app, &admin, "as_of=2017-12-31").await);
     assert_eq!(after, before, "the 2017 year-end report is the one read out then");
-    assert_eq!(csv(&app).await, csv_before);
+    assert_eq!(text(&app, &admin, "/api/v1/reports/progress.csv?as_of=2017-12-31").await, csv_before);
 
     // Today's report of the same campaign counts them (its period ends 2017-12-31).
     let now = report(&app, &admin, "").await;
@@ -536,16 +538,7 @@ async fn the_demo_has_a_2017_history_that_past_reports_show() {
     let total = |r: &Value| r["district"]["cases_total"].as_i64().unwrap();
     assert!(total(&feb) < total(&march) && total(&march) <= total(&year_end));
     // The page and the spreadsheet of the demo report.
-    let csv = app
-        .client
-        .get(app.url("/api/v1/reports/progress.csv?as_of=2017-12-31"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = text(&app, &admin, "/api/v1/reports/progress.csv?as_of=2017-12-31").await;
     assert!(csv.starts_with('\u{feff}') && csv.contains("海滨街道") && csv.contains("全区 district"));
     // The land columns of 海滨 at the end of 2017: two parcels newly idle, one disposed, one idle (12,000 m²);
     // 25,000 of 40,000 m² supplied (62.5%); no project missing a step.
@@ -567,15 +560,6 @@ async fn the_demo_has_a_2017_history_that_past_reports_show() {
     .map(|c| haibin[col(c)])
     .collect();
     assert_eq!(land, ["2", "1", "1", "12000", "40000", "25000", "62.5", "0"]);
-    let page = app
-        .client
-        .get(app.url("/api/v1/reports/progress.html?as_of=2017-12-31"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text(&app, &admin, "/api/v1/reports/progress.html?as_of=2017-12-31").await;
     assert!(page.contains("五到位缺项") && page.contains("小周庄村卫生室"), "the project missing steps is listed");
 }

@@ -32,7 +32,7 @@ pub const MAX_IMPORT_ROWS: usize = 10_000;
 
 /// Idle-land balance per town for the days `from..=to`: parcels that became idle (idle_since in the range) and
 /// parcels disposed (disposed_on in the range), and how many are idle at the end of `to`.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct IdleBalance {
     pub town_id: Option<uuid::Uuid>,
     pub newly_idle: i64,
@@ -41,6 +41,18 @@ pub struct IdleBalance {
     pub disposed_area_m2: f64,
     pub idle_at_end: i64,
     pub idle_area_at_end_m2: f64,
+}
+
+impl IdleBalance {
+    /// Adds another town's figures (for the district).
+    pub fn add(&mut self, o: &IdleBalance) {
+        self.newly_idle += o.newly_idle;
+        self.newly_idle_area_m2 += o.newly_idle_area_m2;
+        self.disposed += o.disposed;
+        self.disposed_area_m2 += o.disposed_area_m2;
+        self.idle_at_end += o.idle_at_end;
+        self.idle_area_at_end_m2 += o.idle_area_at_end_m2;
+    }
 }
 
 /// Town, area, idle since, disposed on, id.
@@ -93,15 +105,7 @@ pub async fn idle_balance(
         }
         let area: f64 = land_history::field(was, "area_m2", area);
         let disposed_on: Option<NaiveDate> = land_history::field(was, "disposed_on", disposed_on);
-        let b = by_town.entry(town).or_insert_with(|| IdleBalance {
-            town_id: town,
-            newly_idle: 0,
-            newly_idle_area_m2: 0.0,
-            disposed: 0,
-            disposed_area_m2: 0.0,
-            idle_at_end: 0,
-            idle_area_at_end_m2: 0.0,
-        });
+        let b = by_town.entry(town).or_insert_with(|| IdleBalance { town_id: town, ..Default::default() });
         if idle_since >= from {
             b.newly_idle += 1;
             b.newly_idle_area_m2 += area;

@@ -23,6 +23,7 @@ use crate::auth::{AuthUser, Scope};
 use crate::campaigns::targets::Target;
 use crate::db::entities::{campaigns, case_events, cases};
 use crate::error::{ApiError, ApiResult};
+use crate::parcels::service::IdleBalance;
 use crate::state::AppState;
 
 /// Who reads progress reports: town offices (their town), the bureau and the leadership group.
@@ -452,18 +453,6 @@ pub fn section(
     p
 }
 
-fn empty_balance(town: Option<Uuid>) -> crate::parcels::service::IdleBalance {
-    crate::parcels::service::IdleBalance {
-        town_id: town,
-        newly_idle: 0,
-        newly_idle_area_m2: 0.0,
-        disposed: 0,
-        disposed_area_m2: 0.0,
-        idle_at_end: 0,
-        idle_area_at_end_m2: 0.0,
-    }
-}
-
 /// A target judged at the end of the campaign: met or not then; before it,
 /// on track while it holds and at risk while it does not.
 fn by_year_end(holds: bool, as_of: NaiveDate, ends_on: NaiveDate) -> TargetState {
@@ -588,7 +577,7 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
     }
     // Land records as they were known at the end of a past day; today: as they are.
     let known = reconstructed.then(|| end_of_day(as_of));
-    let idle: HashMap<Option<Uuid>, crate::parcels::service::IdleBalance> =
+    let idle: HashMap<Option<Uuid>, IdleBalance> =
         crate::parcels::service::idle_balance(db, from, to, known).await?.into_iter().map(|b| (b.town_id, b)).collect();
     let supply: HashMap<Uuid, SupplyRate> =
         supply_rates(db, from, to, known).await?.into_iter().map(|r| (r.town_id, r)).collect();
@@ -602,7 +591,8 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
             let mut s = section(&c, &targets, list, &ends, from, as_of);
             s.town = town.and_then(|t| state.towns.get(t));
             s.unassigned = town.is_none();
-            s.idle_land = Some(idle.get(town).cloned().unwrap_or_else(|| empty_balance(*town)));
+            s.idle_land =
+                Some(idle.get(town).cloned().unwrap_or_else(|| IdleBalance { town_id: *town, ..Default::default() }));
             if let Some(t) = town {
                 s.supply = supply.get(t).cloned();
                 let projects = gaps.get(t).cloned().unwrap_or_default();
@@ -621,15 +611,8 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
         let mut d = section(&c, &targets, &every, &ends, from, as_of);
         // The towns list their overdue cases; the district gives the figures.
         d.overdue.cases.clear();
-        let mut total = empty_balance(None);
-        for b in idle.values() {
-            total.newly_idle += b.newly_idle;
-            total.newly_idle_area_m2 += b.newly_idle_area_m2;
-            total.disposed += b.disposed;
-            total.disposed_area_m2 += b.disposed_area_m2;
-            total.idle_at_end += b.idle_at_end;
-            total.idle_area_at_end_m2 += b.idle_area_at_end_m2;
-        }
+        let mut total = IdleBalance::default();
+        idle.values().for_each(|b| total.add(b));
         d.idle_land = Some(total);
         d.supply = (!supply.is_empty()).then(|| {
             let mut all = SupplyRate::default();
