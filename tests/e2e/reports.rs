@@ -351,6 +351,10 @@ async fn scope_and_bad_input() {
     assert_error(&bad("as_of=2999-01-01".into()).await, 400, "invalid_query");
     assert_error(&bad("format=xml".into()).await, 400, "invalid_query");
     assert_error(&bad("town=999".into()).await, 422, "unknown_town");
+    // A day before the campaign has no report: the period would end before it starts.
+    let early = bad(format!("campaign={}&as_of=2015-12-31", s.campaign)).await;
+    assert_error(&early, 400, "invalid_query");
+    assert_eq!(early.1["error"]["details"]["field"], "as_of");
     // Without a campaign: the one covering as_of.
     let r = report(&app, &admin, "as_of=2016-06-30").await;
     assert_eq!(r["campaign"]["id"], s.campaign.as_str());

@@ -2,7 +2,9 @@
 //! a past `as_of` is reconstructed from the ledger (挂账销号), which is
 //! append-only: the status each case had at the end of that day is its last
 //! status change before then, and the town and investigation fields it had
-//! are the `before` values of the first change after then.
+//! are the `before` values of the first change after then. Land records
+//! (idle land, supply, five-in-place) are counted as they had been entered
+//! and changed by then (see `db::land_history`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
