@@ -455,7 +455,7 @@ async fn step(
 /// and opened their cases; one of them disposed of (construction started) in
 /// May 2017. Their history is dated to 2017, so past reports show it.
 async fn load_parcels(state: &AppState) -> ApiResult<()> {
-    use crate::db::entities::{land_changes, parcel_disposals, parcels};
+    use crate::db::entities::{case_events, land_changes, parcel_disposals, parcels};
     use crate::parcels::types::{DisposalKind, NewDisposal};
     use crate::reports::service::start_of_day;
     use sea_orm::sea_query::Expr;
@@ -537,6 +537,13 @@ async fn load_parcels(state: &AppState) -> ApiResult<()> {
         .col_expr(land_changes::Column::At, Expr::value(start_of_day(on)))
         .filter(land_changes::Column::RecordId.eq(id))
         .filter(land_changes::Column::Action.eq("disposed"))
+        .exec(&txn)
+        .await?;
+    let case = parcels::Entity::find_by_id(id).one(&txn).await?.and_then(|p| p.idle_case_id);
+    case_events::Entity::update_many()
+        .col_expr(case_events::Column::At, Expr::value(start_of_day(on)))
+        .filter(case_events::Column::CaseId.eq(case.unwrap_or_default()))
+        .filter(case_events::Column::Action.eq("parcel_disposed"))
         .exec(&txn)
         .await?;
     txn.commit().await?;

@@ -413,6 +413,15 @@ async fn the_sweep_opens_one_idle_land_case_per_parcel_and_disposals_close_them(
         (Some("disposed"), Some("2017-08-20"), Some("construction_started"), Some("2017-08-20"))
     );
     assert_eq!(parcel["rev"], 3);
+    // The idle-land case's ledger tells how the land was dealt with (its status is the office's to move).
+    let (status, history) = app.get(&format!("/api/v1/cases/{case_id}/history"), Some(&haibin)).await;
+    assert_eq!(status, 200, "{history}");
+    let entry = history.as_array().unwrap().iter().find(|e| e["action"] == "parcel_disposed").expect("the disposal");
+    assert_eq!(entry["after"]["disposed_on"], "2017-08-20");
+    assert_eq!(entry["after"]["kind"], "construction_started");
+    assert_eq!(entry["after"]["disposal_id"], disposal_id.to_string());
+    assert_eq!(entry["note"], "已动工");
+    assert!(entry["to_status"].is_null());
     let resp = app.post(&url, Some(&haibin), json!({"kind": "other", "disposed_on": "2017-09-01"})).await;
     assert_error(&resp, 422, "validation_failed");
     assert_eq!(resp.1["error"]["details"]["field"], "status", "closed once");

@@ -70,8 +70,9 @@ pub async fn patch(
 
 /// Records a disposal of an idle parcel, which closes it (`disposed`);
 /// `construction_started` also sets `actual_start`. The date may not be
-/// after today nor before the agreed start. With a client `id`, a retry
-/// answers `200` with the disposal already recorded.
+/// after today nor before the agreed start. The parcel's idle-land case gets
+/// a `parcel_disposed` ledger entry (its status stays the office's to move).
+/// With a client `id`, a retry answers `200` with the disposal already recorded.
 #[utoipa::path(post, path = "/api/v1/parcels/{id}/disposals", tag = "parcels", security(("bearer" = [])),
     request_body = NewDisposal, params(("id" = Uuid, Path, description = "parcel id")),
     responses(

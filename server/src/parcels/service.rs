@@ -567,6 +567,24 @@ pub async fn dispose(
         m.actual_start = Set(Some(on));
     }
     let saved = save(&txn, m, &cur, "disposed").await?;
+    if let Some(case_id) = cur.idle_case_id {
+        // The idle-land case's ledger says how the land was dealt with; the town
+        // office takes the case on through its lifecycle.
+        let after = json!({
+            "parcel_id": cur.id, "parcel_code": cur.code, "disposal_id": disposal.id, "kind": disposal.kind,
+            "disposed_on": disposal.disposed_on, "fee_fen": disposal.fee_fen,
+        });
+        let event = store::Event {
+            case_id,
+            action: "parcel_disposed",
+            from_status: None,
+            to_status: None,
+            before: None,
+            after: Some(after),
+            note: Some(disposal.note.clone()).filter(|n| !n.is_empty()),
+        };
+        store::append_event(&txn, &store::Actor::from(user), event).await?;
+    }
     txn.commit().await?;
     Ok((true, DisposalRecorded { disposal: disposal_view(disposal), parcel: view(&saved, state) }))
 }
