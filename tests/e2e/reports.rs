@@ -227,6 +227,51 @@ async fn a_past_report_is_reconstructed_from_the_ledger_with_the_hand_computed_f
     assert_eq!(r["towns"].as_array().unwrap().iter().map(|t| t["cases_total"].as_i64().unwrap()).sum::<i64>(), 6);
 }
 
+/// The monthly meeting hears the month: `from` narrows the "in the period"
+/// figures; the state on `as_of` and the targets (judged over the campaign) stay.
+#[tokio::test]
+async fn a_month_of_the_campaign_for_the_monthly_meeting() {
+    let app = TestApp::spawn_demo().await;
+    let s = seed(&app).await;
+    let admin = app.token("admin").await;
+    let whole = report(&app, &admin, &format!("campaign={}&as_of=2016-06-30", s.campaign)).await;
+    let june = report(&app, &admin, &format!("campaign={}&as_of=2016-06-30&from=2016-06-01", s.campaign)).await;
+    assert_eq!((june["period_from"].as_str(), june["period_to"].as_str()), (Some("2016-06-01"), Some("2016-06-30")));
+    // June in town A: pat1 (06-01) and pat2 (06-05) opened, sat1 closed (06-20); B: nothing (leg1 went in March).
+    let (a, b) = (town(&june, A), town(&june, B));
+    let figures =
+        |t: &Value| (t["opened_in_period"].as_i64(), t["closed_in_period"].as_i64(), t["dismissed_in_period"].as_i64());
+    assert_eq!(figures(a), (Some(2), Some(1), Some(0)));
+    assert_eq!(figures(b), (Some(0), Some(0), Some(0)));
+    assert_eq!(figures(&june["district"]), (Some(2), Some(1), Some(0)));
+    for field in ["cases_by_source", "cases_total", "open", "overdue", "on_ledger", "rectified_rate", "targets"] {
+        assert_eq!(a[field], town(&whole, A)[field], "{field}");
+        assert_eq!(june["district"][field], whole["district"][field], "{field}");
+    }
+    // Land: the demo's 2017 in July: no parcel newly idle or disposed, 周良 supplied nothing;
+    // the year's targets as in the report for the whole year to July.
+    let year = report(&app, &admin, "as_of=2017-07-31").await;
+    let july = report(&app, &admin, "as_of=2017-07-31&from=2017-07-01").await;
+    let zl = town(&july, B);
+    assert_eq!((zl["idle_land"]["newly_idle"].as_i64(), zl["idle_land"]["disposed"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(zl["idle_land"]["idle_at_end"], 1, "004 idle since April");
+    assert_eq!(zl["supply"]["stock_at_start_m2"], 25000.0, "approved in March, unsupplied on July 1");
+    assert_eq!(zl["supply"]["supplied_in_period_m2"], 0.0);
+    assert_eq!(zl["targets"], town(&year, B)["targets"]);
+    assert_eq!(july["district"]["targets"], year["district"]["targets"]);
+    // Bad periods.
+    for from in ["2015-12-31", "2016-07-01", "June"] {
+        let resp = app
+            .get(
+                &format!("/api/v1/reports/progress?campaign={}&as_of=2016-06-30&from={from}", s.campaign),
+                Some(&admin),
+            )
+            .await;
+        assert_error(&resp, 400, "invalid_query");
+        assert_eq!(resp.1["error"]["details"]["field"], "from", "{from}");
+    }
+}
+
 #[tokio::test]
 async fn as_of_before_and_after_a_change_gives_the_two_states() {
     let app = TestApp::spawn_demo().await;

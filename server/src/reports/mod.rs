@@ -20,7 +20,8 @@ pub struct ProgressReport {
     pub campaign: CampaignRef,
     /// The day the report describes (end of that day, Baodi time).
     pub as_of: NaiveDate,
-    /// The campaign period up to `as_of`.
+    /// The period the "in the period" figures count: from the campaign's first day (or
+    /// `from`) to `as_of` (at most the campaign's last day). Targets are judged over the campaign.
     pub period_from: NaiveDate,
     pub period_to: NaiveDate,
     /// Whether the state was reconstructed from the ledger (a past `as_of`).

@@ -39,6 +39,11 @@ pub struct ReportQuery {
     pub campaign: Option<String>,
     /// The day to report on, `YYYY-MM-DD` (Baodi time); left out: today. A past day is reconstructed from the ledger.
     pub as_of: Option<String>,
+    /// The first day of the period the "in the period" figures count (cases opened, closed
+    /// and dismissed; parcels newly idle and disposed; land supplied), `YYYY-MM-DD`, within the
+    /// campaign: e.g. the first of the month for the monthly meeting. Left out: the campaign's
+    /// first day. Targets are always judged over the campaign.
+    pub from: Option<String>,
     /// One town (id or code); a town officer gets the own town only.
     pub town: Option<String>,
     /// `json` (default), `csv` or `html` (also chosen by the path suffix).
@@ -466,13 +471,66 @@ fn by_year_end(holds: bool, as_of: NaiveDate, ends_on: NaiveDate) -> TargetState
     }
 }
 
+/// One section's land figures for a period.
+#[derive(Clone, Debug, Default)]
+struct Land {
+    idle: Option<IdleBalance>,
+    supply: Option<SupplyRate>,
+}
+
+/// Idle-land balance and land supply per town for `from..=to`, as known at `known`.
+struct LandFigures {
+    idle: HashMap<Option<Uuid>, IdleBalance>,
+    supply: HashMap<Uuid, SupplyRate>,
+}
+
+impl LandFigures {
+    async fn read(
+        conn: &impl ConnectionTrait,
+        from: NaiveDate,
+        to: NaiveDate,
+        known: Option<DateTime<Utc>>,
+    ) -> ApiResult<Self> {
+        let idle = crate::parcels::service::idle_balance(conn, from, to, known).await?;
+        let supply = supply_rates(conn, from, to, known).await?;
+        Ok(LandFigures {
+            idle: idle.into_iter().map(|b| (b.town_id, b)).collect(),
+            supply: supply.into_iter().map(|r| (r.town_id, r)).collect(),
+        })
+    }
+
+    /// A town's (or the unassigned queue's) figures.
+    fn of(&self, town: Option<Uuid>) -> Land {
+        Land {
+            idle: Some(
+                self.idle.get(&town).cloned().unwrap_or_else(|| IdleBalance { town_id: town, ..Default::default() }),
+            ),
+            supply: town.and_then(|t| self.supply.get(&t).cloned()),
+        }
+    }
+
+    /// The district's figures.
+    fn total(&self) -> Land {
+        let mut idle = IdleBalance::default();
+        self.idle.values().for_each(|b| idle.add(b));
+        let supply = (!self.supply.is_empty()).then(|| {
+            let mut all = SupplyRate::default();
+            self.supply.values().for_each(|r| all.add(r));
+            all
+        });
+        Land { idle: Some(idle), supply }
+    }
+}
+
 /// Evaluates the targets measured from land records (idle land, supply).
-fn land_targets(p: &mut TownProgress, targets: &[Target], c: &campaigns::Model, as_of: NaiveDate) {
+/// `year` holds the figures over the campaign period (which the report's own
+/// period may be shorter than).
+fn land_targets(p: &mut TownProgress, year: &Land, targets: &[Target], c: &campaigns::Model, as_of: NaiveDate) {
     for (t, status) in targets.iter().zip(p.targets.iter_mut()) {
-        if let (Target::IdleLandDynamicClearance { .. }, Some(b)) = (t, &p.idle_land) {
+        if let (Target::IdleLandDynamicClearance { .. }, Some(b)) = (t, &year.idle) {
             status.detail = format!(
-                "parcels disposed: {}, newly idle: {} in the period; idle at the end: {}",
-                b.disposed, b.newly_idle, b.idle_at_end
+                "parcels disposed: {}, newly idle: {} since {}; idle at the end: {}",
+                b.disposed, b.newly_idle, c.starts_on, b.idle_at_end
             );
             status.state = if b.disposed == 0 && b.newly_idle == 0 && b.idle_at_end == 0 {
                 TargetState::NotApplicable
@@ -482,13 +540,14 @@ fn land_targets(p: &mut TownProgress, targets: &[Target], c: &campaigns::Model, 
             status.deadline = Some(c.ends_on);
         }
         if let Target::SupplyRate { min_rate, .. } = t {
-            match p.supply.as_ref().and_then(|s| s.rate.map(|r| (s, r))) {
+            match year.supply.as_ref().and_then(|s| s.rate.map(|r| (s, r))) {
                 Some((s, r)) => {
                     status.detail = format!(
-                        "{:.0} of {:.0} m² supplied in the period ({:.1}%, target {:.0}%): {:.0} m² unsupplied at the \
-                         start, {:.0} m² approved since",
+                        "{:.0} of {:.0} m² supplied since {} ({:.1}%, target {:.0}%): {:.0} m² unsupplied then, {:.0} \
+                         m² approved since",
                         s.supplied_in_period_m2,
                         s.stock_at_start_m2 + s.approved_in_period_m2,
+                        c.starts_on,
                         r * 100.0,
                         min_rate * 100.0,
                         s.stock_at_start_m2,
@@ -559,8 +618,20 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
     let reconstructed = as_of < today;
     let started = std::time::Instant::now();
     let all = facts(db, c.id, as_of, reconstructed).await?;
-    let from = c.starts_on;
     let to = as_of.min(c.ends_on);
+    let from = match q.from.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => {
+            let from = parse_day("from", raw)?;
+            if from < c.starts_on || from > to {
+                return Err(bad_query(
+                    "from",
+                    format!("from must lie in the campaign period, {} to {to}", c.starts_on),
+                ));
+            }
+            from
+        }
+        None => c.starts_on,
+    };
     let ends = ends_in_period(db, from, to).await?;
     let targets = crate::campaigns::targets_of(&c.targets);
 
@@ -579,10 +650,10 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
     }
     // Land records as they were known at the end of a past day; today: as they are.
     let known = reconstructed.then(|| end_of_day(as_of));
-    let idle: HashMap<Option<Uuid>, IdleBalance> =
-        crate::parcels::service::idle_balance(db, from, to, known).await?.into_iter().map(|b| (b.town_id, b)).collect();
-    let supply: HashMap<Uuid, SupplyRate> =
-        supply_rates(db, from, to, known).await?.into_iter().map(|r| (r.town_id, r)).collect();
+    // The targets are judged over the campaign; the figures shown are the report's period's.
+    let year = LandFigures::read(db, c.starts_on, to, known).await?;
+    let period = if from == c.starts_on { None } else { Some(LandFigures::read(db, from, to, known).await?) };
+    let shown = period.as_ref().unwrap_or(&year);
     let mut gaps: HashMap<Uuid, Vec<crate::projects::service::ProjectGap>> = HashMap::new();
     for g in crate::projects::service::five_in_place_gaps(db, as_of, known).await? {
         gaps.entry(g.town_id).or_default().push(g);
@@ -593,14 +664,13 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
             let mut s = section(&c, &targets, list, &ends, from, as_of);
             s.town = town.and_then(|t| state.towns.get(t));
             s.unassigned = town.is_none();
-            s.idle_land =
-                Some(idle.get(town).cloned().unwrap_or_else(|| IdleBalance { town_id: *town, ..Default::default() }));
+            let land = shown.of(*town);
+            (s.idle_land, s.supply) = (land.idle, land.supply);
             if let Some(t) = town {
-                s.supply = supply.get(t).cloned();
                 let projects = gaps.get(t).cloned().unwrap_or_default();
                 s.five_in_place = FiveInPlace { projects_missing_steps: projects.len() as i64, projects };
             }
-            land_targets(&mut s, &targets, &c, as_of);
+            land_targets(&mut s, &year.of(*town), &targets, &c, as_of);
             s
         })
         .collect();
@@ -613,16 +683,10 @@ pub async fn progress(state: &AppState, user: &AuthUser, q: &ReportQuery) -> Api
         let mut d = section(&c, &targets, &every, &ends, from, as_of);
         // The towns list their overdue cases; the district gives the figures.
         d.overdue.cases.clear();
-        let mut total = IdleBalance::default();
-        idle.values().for_each(|b| total.add(b));
-        d.idle_land = Some(total);
-        d.supply = (!supply.is_empty()).then(|| {
-            let mut all = SupplyRate::default();
-            supply.values().for_each(|r| all.add(r));
-            all
-        });
+        let land = shown.total();
+        (d.idle_land, d.supply) = (land.idle, land.supply);
         d.five_in_place.projects_missing_steps = gaps.values().map(|g| g.len() as i64).sum();
-        land_targets(&mut d, &targets, &c, as_of);
+        land_targets(&mut d, &year.total(), &targets, &c, as_of);
         d
     });
     tracing::debug!(ms = started.elapsed().as_millis(), cases = all.len(), "report: computed");
