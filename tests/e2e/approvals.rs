@@ -466,3 +466,48 @@ async fn officers_pull_their_towns_approvals_with_areas() {
     assert_eq!(changes[0]["rev"], 4);
     assert_eq!(changes[0]["record"]["supplied_area_m2"], 22000.0);
 }
+
+/// An approval entered by mistake is deleted while nothing was supplied under
+/// it: gone from the list and the rates, a deletion in the officer's pull,
+/// deleting again changes nothing; one with supplies stays on record.
+#[tokio::test]
+async fn an_approval_entered_by_mistake_is_deleted_while_unsupplied() {
+    let app = TestApp::spawn_demo().await;
+    let admin = app.token("admin").await;
+    let officer = app.token("officer-120115002").await;
+    let a = approval(&app, &officer, "MISTAKE-A", BAOPING, "2017-03-01", 5000.0).await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/approvals/{id}");
+    let cursor = app.pull_table(&officer, "approvals", None).await["cursor"].as_str().unwrap().to_owned();
+    let (inspector, other) = (app.token("inspector").await, app.token("officer-120115001").await);
+    let before = app.fingerprint().await;
+    assert_error(&app.delete(&path, Some(&inspector)).await, 403, "forbidden");
+    assert_error(&app.delete(&path, Some(&other)).await, 404, "not_found");
+    assert_eq!(app.fingerprint().await, before);
+
+    let known_before = chrono::Utc::now();
+    assert_eq!(app.delete(&path, Some(&officer)).await.0, 204);
+    assert_error(&app.get(&path, Some(&officer)).await, 404, "not_found");
+    // As known before the deletion (a report for an earlier day), it was there.
+    let then = supply_rates(&app.state.db, d("2017-01-01"), d("2017-12-31"), Some(known_before)).await.unwrap();
+    assert_eq!(rate_of(&then, BAOPING).map(|r| r.approved_area_m2), Some(5000.0));
+    let (_, list) = app.get("/api/v1/approvals?limit=500", Some(&admin)).await;
+    assert!(list["items"].as_array().unwrap().iter().all(|x| x["id"] != id.as_str()));
+    let rates = supply_rates(&app.state.db, d("2017-01-01"), d("2017-12-31"), None).await.unwrap();
+    assert!(rate_of(&rates, BAOPING).is_none(), "{rates:?}");
+    let after = app.pull_table(&officer, "approvals", Some(&cursor)).await;
+    let changes = after["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{after}");
+    assert_eq!((changes[0]["id"].as_str(), changes[0]["op"].as_str()), (Some(id.as_str()), Some("delete")));
+    let gone = app.fingerprint().await;
+    assert_eq!(app.delete(&path, Some(&officer)).await.0, 204, "again: nothing changes");
+    assert_eq!(app.fingerprint().await, gone);
+
+    // The demo's approvals had land supplied under them: they stay.
+    let (_, all) = app.get("/api/v1/approvals?limit=500", Some(&admin)).await;
+    let demo = all["items"].as_array().unwrap()[0]["id"].as_str().unwrap().to_owned();
+    let resp = app.delete(&format!("/api/v1/approvals/{demo}"), Some(&admin)).await;
+    assert_error(&resp, 422, "validation_failed");
+    assert_eq!(resp.1["error"]["details"]["field"], "supplies");
+    assert_eq!(app.fingerprint().await, gone);
+}

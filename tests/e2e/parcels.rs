@@ -617,3 +617,54 @@ async fn officers_pull_their_towns_parcels_only() {
     assert_eq!(body["results"][0]["status"], "rejected", "{body}");
     assert_eq!(body["results"][0]["error"]["code"], "unknown_table", "{body}");
 }
+
+/// A parcel entered by mistake is deleted while still active: gone from the
+/// list, a deletion in the officer's pull, and deleting again changes
+/// nothing; an idle or disposed one stays on record.
+#[tokio::test]
+async fn a_parcel_entered_by_mistake_is_deleted_while_active() {
+    let app = TestApp::spawn_demo().await;
+    let admin = app.token("admin").await;
+    let haibin = app.token("officer-120115001").await;
+    let (status, p) = app.post("/api/v1/parcels", Some(&haibin), parcel("MISTAKE-1", HAIBIN)).await;
+    assert_eq!(status, 201, "{p}");
+    let id = p["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/parcels/{id}");
+    let cursor = app.pull_table(&haibin, "parcels", None).await["cursor"].as_str().unwrap().to_owned();
+
+    // Refused: an inspector, another town's officer; nothing changes.
+    let (inspector, other) = (app.token("inspector").await, app.token("officer-120115006").await);
+    let before = app.fingerprint().await;
+    assert_error(&app.delete(&path, Some(&inspector)).await, 403, "forbidden");
+    assert_error(&app.delete(&path, Some(&other)).await, 404, "not_found");
+    assert_error(
+        &app.delete(&format!("/api/v1/parcels/{}", uuid::Uuid::now_v7()), Some(&admin)).await,
+        404,
+        "not_found",
+    );
+    assert_eq!(app.fingerprint().await, before);
+
+    let (status, _) = app.delete(&path, Some(&haibin)).await;
+    assert_eq!(status, 204);
+    assert_error(&app.get(&path, Some(&haibin)).await, 404, "not_found");
+    assert!(!parcels_by_code(&app, &admin).await.contains_key("MISTAKE-1"));
+    let after = app.pull_table(&haibin, "parcels", Some(&cursor)).await;
+    let changes = after["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{after}");
+    assert_eq!((changes[0]["id"].as_str(), changes[0]["op"].as_str()), (Some(id.as_str()), Some("delete")));
+    // A retry after a lost answer: 204, nothing changes.
+    let gone = app.fingerprint().await;
+    assert_eq!(app.delete(&path, Some(&haibin)).await.0, 204);
+    assert_eq!(app.fingerprint().await, gone);
+    // The deleted parcel is never found idle.
+    assert_eq!(sweep::run_once(&app.state, d("2017-06-01")).await.unwrap(), 0);
+
+    // The demo's idle 001 and disposed 003 stay.
+    let all = parcels_by_code(&app, &admin).await;
+    for code in ["津宝出让(2016)001号", "津宝划拨(2016)003号"] {
+        let resp = app.delete(&format!("/api/v1/parcels/{}", all[code]["id"].as_str().unwrap()), Some(&admin)).await;
+        assert_error(&resp, 422, "validation_failed");
+        assert_eq!(resp.1["error"]["details"]["field"], "status", "{code}");
+    }
+    assert_eq!(app.fingerprint().await, gone);
+}

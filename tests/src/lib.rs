@@ -214,6 +214,18 @@ impl TestApp {
         self.send(self.client.patch(self.url(path)).json(&body), token).await
     }
 
+    /// One sync pull page of one table, from `cursor` (the start when `None`); asserts `200`.
+    pub async fn pull_table(&self, token: &str, table: &str, cursor: Option<&str>) -> Value {
+        let body = serde_json::json!({"cursor": cursor, "tables": [table], "limit": 5000});
+        let (status, page) = self.post("/api/v1/sync/pull", Some(token), body).await;
+        assert_eq!(status, 200, "{page}");
+        page
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send(self.client.delete(self.url(path)), token).await
+    }
+
     /// Sends a raw body with a content type, for malformed-input tests.
     pub async fn raw(
         &self,

@@ -13,7 +13,7 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/approvals/import").post(import))
         .service(web::resource("/approvals").get(list).post(create))
-        .service(web::resource("/approvals/{id}").get(get).patch(patch))
+        .service(web::resource("/approvals/{id}").get(get).patch(patch).delete(delete))
         .service(web::resource("/approvals/{id}/supplies").get(list_supplies).post(add_supply));
 }
 
@@ -71,6 +71,20 @@ pub async fn patch(
     body: web::Json<ApprovalPatch>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update(&state, &user, *id, body.into_inner()).await?))
+}
+
+/// Deletes an approval entered by mistake, while no land was supplied under
+/// it. Town officers' devices get the deletion through sync; past progress
+/// reports keep it as it was. Deleting again answers `204`.
+#[utoipa::path(delete, path = "/api/v1/approvals/{id}", tag = "land supply", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "approval id")),
+    responses((status = 204, description = "Deleted (or deleted already)"),
+              (status = 403, description = "forbidden", body = ErrorBody),
+              (status = 404, description = "not_found: no such approval, or another town's", body = ErrorBody),
+              (status = 422, description = "validation_failed: supplies (land was supplied under it)", body = ErrorBody)))]
+pub async fn delete(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    service::delete(&state, &user, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The supplies of an approval, by date.

@@ -336,6 +336,35 @@ pub async fn update(state: &AppState, user: &AuthUser, id: Uuid, req: ApprovalPa
 }
 
 /// Checks a supply against its approval.
+/// Deletes an approval entered by mistake, while no land was supplied under
+/// it (supplies keep it on record). Officers' devices get the deletion
+/// through sync; past reports keep it as it was. Deleting again changes nothing.
+pub async fn delete(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<()> {
+    user.require(WRITERS)?;
+    let txn = state.db.begin().await?;
+    let Some(cur) = approvals::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .filter(|m| user.scope().covers(Some(m.town_id)))
+    else {
+        return Err(ApiError::not_found("approval"));
+    };
+    if cur.deleted {
+        return Ok(());
+    }
+    if first_supply(&txn, cur.id).await?.is_some() {
+        return Err(ApiError::field("supplies", "land was supplied under this approval; it stays on record"));
+    }
+    crate::db::land_history::remember(&txn, APPROVAL, cur.id, "deleted", Utc::now(), report_fields(&cur)).await?;
+    let seq = crate::db::next_seq(&txn).await?;
+    let mut m = bumped(cur, seq);
+    m.deleted = Set(true);
+    m.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 fn check_supply(cur: &approvals::Model, on: NaiveDate, area: f64) -> Result<(), (&'static str, String)> {
     if on < cur.approved_on {
         return Err(("supplied_on", format!("{on} is before the approval ({})", cur.approved_on)));

@@ -13,7 +13,7 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/parcels").get(list).post(create))
         .service(web::resource("/parcels/import").post(import))
-        .service(web::resource("/parcels/{id}").get(get).patch(patch))
+        .service(web::resource("/parcels/{id}").get(get).patch(patch).delete(delete))
         .service(web::resource("/parcels/{id}/disposals").get(list_disposals).post(dispose));
 }
 
@@ -66,6 +66,22 @@ pub async fn patch(
     body: web::Json<ParcelPatch>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::patch(&state, &user, *id, body.into_inner()).await?))
+}
+
+/// Deletes a parcel entered by mistake, while it is `active`; an idle or
+/// disposed parcel stays on record (its idle-land case and disposals refer
+/// to it). Town officers' devices get the deletion through sync; past
+/// progress reports keep the parcel as it was. Deleting again answers `204`.
+#[utoipa::path(delete, path = "/api/v1/parcels/{id}", tag = "parcels", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "parcel id")),
+    responses(
+        (status = 204, description = "Deleted (or deleted already)"),
+        (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody),
+        (status = 404, description = "not_found (also another town's)", body = ErrorBody),
+        (status = 422, description = "validation_failed: status (the parcel is idle or disposed)", body = ErrorBody)))]
+pub async fn delete(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    service::delete(&state, &user, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Records a disposal of an idle parcel, which closes it (`disposed`);

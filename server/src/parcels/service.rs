@@ -474,6 +474,33 @@ pub async fn patch(state: &AppState, user: &AuthUser, id: Uuid, req: ParcelPatch
     Ok(view(&saved, state))
 }
 
+/// Deletes a parcel entered by mistake, while it is `active` (an idle or
+/// disposed parcel stays: its idle-land case and disposals refer to it).
+/// Officers' devices get the deletion through sync; past reports keep it
+/// as it was. Deleting it again changes nothing.
+pub async fn delete(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<()> {
+    require_writer(user)?;
+    let txn = state.db.begin().await?;
+    let Some(cur) = parcels::Entity::find_by_id(id).one(&txn).await?.filter(|p| user.scope().covers(p.town_id)) else {
+        return Err(ApiError::not_found("parcel"));
+    };
+    if cur.deleted {
+        return Ok(());
+    }
+    if cur.status != ACTIVE {
+        return Err(ApiError::field(
+            "status",
+            format!("the parcel is {}: its idle-land case and disposals keep it on record", cur.status),
+        )
+        .with_details(json!({ "field": "status", "status": cur.status })));
+    }
+    let mut m: parcels::ActiveModel = cur.clone().into();
+    m.deleted = Set(true);
+    save(&txn, m, &cur, "deleted").await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Saves a change to `cur`: `rev` + 1, a new `seq`, the server's clock
 /// stamp, and the report fields it had (for past reports).
 async fn save(
@@ -715,7 +742,7 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
             errors.push(RowError {
                 row,
                 field: "code".into(),
-                message: "this code belongs to a parcel outside your scope".into(),
+                message: "this code belongs to a deleted parcel or to one outside your scope".into(),
             });
             continue;
         }
