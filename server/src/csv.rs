@@ -8,6 +8,21 @@ use landpatrol_sync::ErrorCode;
 
 use crate::error::{ApiError, ApiResult};
 
+/// One refused row of an import, listed in the `422`'s `details.errors`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// The line as a spreadsheet numbers it: the header is row 1, the first record row 2.
+    pub row: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// An import refused as a whole: `422 validation_failed` listing every row error.
+pub fn import_failed(errors: Vec<RowError>) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed, format!("{} row error(s); nothing was imported", errors.len()))
+        .with_details(serde_json::json!({ "field": "csv", "errors": errors }))
+}
+
 /// A CSV record: the line it starts on and its fields.
 pub type Record = (usize, Vec<String>);
 

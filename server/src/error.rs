@@ -20,6 +20,12 @@ pub struct ApiError {
 /// The result type of services and handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The answer to a request that makes a record once: `201` when this request
+/// made it, `200` when it was made before (a retry, a replay) and nothing new was.
+pub fn created_or_ok<T: serde::Serialize>(created: bool, body: &T) -> HttpResponse {
+    if created { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) }
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), details: json!({}), source: None }

@@ -79,9 +79,9 @@ impl Modify for BearerAuth {
         crate::parcels::types::NewParcel, crate::parcels::types::ParcelPatch, crate::parcels::types::ParcelView,
         crate::parcels::types::ParcelPage, crate::parcels::types::NewDisposal, crate::parcels::types::DisposalView,
         crate::parcels::types::DisposalRecorded, crate::parcels::types::DisposalKind,
-        crate::parcels::types::ParcelImportReport, crate::parcels::types::RowError,
+        crate::parcels::types::ParcelImportReport, crate::csv::RowError,
         crate::parcels::service::IdleBalance,
-        crate::approvals::service::SupplyRate, crate::approvals::types::RowError,
+        crate::approvals::service::SupplyRate,
         crate::projects::types::ProjectStep, crate::projects::service::ProjectGap,
     )),
     tags(

@@ -630,7 +630,6 @@ async fn a_parcel_entered_by_mistake_is_deleted_while_active() {
     assert_eq!(status, 201, "{p}");
     let id = p["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/parcels/{id}");
-    let cursor = app.pull_table(&haibin, "parcels", None).await["cursor"].as_str().unwrap().to_owned();
 
     // Refused: an inspector, another town's officer; nothing changes.
     let (inspector, other) = (app.token("inspector").await, app.token("officer-120115006").await);
@@ -644,8 +643,15 @@ async fn a_parcel_entered_by_mistake_is_deleted_while_active() {
     );
     assert_eq!(app.fingerprint().await, before);
 
+    let cursor = app.pull_table(&haibin, "parcels", None).await["cursor"].as_str().unwrap().to_owned();
+    // Past reports keep what a change overwrote, and only what they read: a new holder is not kept.
+    let kept = "SELECT COUNT(*) FROM land_changes";
+    let history = count(&app, kept).await;
+    assert_eq!(app.patch(&path, Some(&haibin), json!({"holder": "更正后的单位"})).await.0, 200);
+    assert_eq!(count(&app, kept).await, history);
     let (status, _) = app.delete(&path, Some(&haibin)).await;
     assert_eq!(status, 204);
+    assert_eq!(count(&app, kept).await, history + 1, "the deletion is kept");
     assert_error(&app.get(&path, Some(&haibin)).await, 404, "not_found");
     assert!(!parcels_by_code(&app, &admin).await.contains_key("MISTAKE-1"));
     let after = app.pull_table(&haibin, "parcels", Some(&cursor)).await;

@@ -94,6 +94,21 @@ async fn create_pg_database(base: &str) -> (String, String) {
     (name.clone(), format!("{base}/{name}"))
 }
 
+/// A server for a benchmark or simulation binary: two workers, quiet logs,
+/// the alert sweeps hourly (not in the measured minutes), the demo data
+/// loaded. With the name of the database it runs on.
+pub async fn bench_app() -> (TestApp, &'static str) {
+    let db = if postgres_base().is_some() { "PostgreSQL" } else { "SQLite" };
+    let app = TestApp::spawn_with(|s| {
+        s.server.workers = 2;
+        s.log.level = "warn".into();
+        s.alerts.sweep_interval_secs = 3600;
+    })
+    .await;
+    landpatrol_server::demo::load(&app.state).await.expect("demo data loaded");
+    (app, db)
+}
+
 impl TestApp {
     /// An empty, migrated server.
     pub async fn spawn() -> TestApp {

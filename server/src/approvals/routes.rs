@@ -34,7 +34,7 @@ pub async fn create(
     body: web::Json<NewApproval>,
 ) -> ApiResult<HttpResponse> {
     let (created, view) = service::create(&state, &user, body.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+    Ok(crate::error::created_or_ok(created, &view))
 }
 
 /// The approvals in the caller's scope (a town office: its town's), oldest first.
@@ -115,7 +115,7 @@ pub async fn add_supply(
     body: web::Json<NewSupply>,
 ) -> ApiResult<HttpResponse> {
     let (created, result) = service::add_supply(&state, &user, *id, body.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(result) } else { HttpResponse::Ok().json(result) })
+    Ok(crate::error::created_or_ok(created, &result))
 }
 
 /// Imports approvals from CSV (`Content-Type: text/csv`, UTF-8 with or

@@ -200,26 +200,7 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewApproval) -> ApiR
         return Err(ApiError::new(ErrorCode::DuplicateRecord, format!("an approval numbered {code:?} exists"))
             .with_details(json!({ "field": "code" })));
     }
-    let seq = crate::db::next_seq(&txn).await?;
-    let now = Utc::now();
-    let m = approvals::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        code: Set(code),
-        town_id: Set(town.id),
-        approved_on: Set(approved_on),
-        approved_area_m2: Set(area),
-        supplied_area_m2: Set(0.0),
-        note: Set(note),
-        rev: Set(1),
-        seq: Set(seq),
-        deleted: Set(false),
-        field_clock: Set(json!({})),
-        created_by: Set(Some(user.id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let m = insert(&txn, user, code, town.id, approved_on, area, note).await?;
     txn.commit().await?;
     Ok((true, view(&state.towns, &m)))
 }
@@ -299,13 +280,58 @@ async fn check_against_supplies(
     Ok(Ok(()))
 }
 
-fn bumped(cur: approvals::Model, seq: i64) -> approvals::ActiveModel {
-    let rev = cur.rev + 1;
+/// Makes an approval (rev 1, a new seq), in the caller's transaction.
+async fn insert(
+    conn: &impl ConnectionTrait,
+    user: &AuthUser,
+    code: String,
+    town: Uuid,
+    approved_on: NaiveDate,
+    area: f64,
+    note: String,
+) -> ApiResult<approvals::Model> {
+    let now = Utc::now();
+    Ok(approvals::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        code: Set(code),
+        town_id: Set(town),
+        approved_on: Set(approved_on),
+        approved_area_m2: Set(area),
+        supplied_area_m2: Set(0.0),
+        note: Set(note),
+        rev: Set(1),
+        seq: Set(crate::db::next_seq(conn).await?),
+        deleted: Set(false),
+        field_clock: Set(json!({})),
+        created_by: Set(Some(user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// Saves a change to `cur` (rev + 1, a new seq, so devices pull it again). When
+/// the change touches fields the progress report reads, their old values are
+/// kept (`land_changes`), so past reports stay as they were.
+async fn save(
+    conn: &impl ConnectionTrait,
+    cur: approvals::Model,
+    action: &str,
+    change: impl FnOnce(&mut approvals::ActiveModel),
+) -> ApiResult<approvals::Model> {
+    let before = report_fields(&cur);
+    let (id, rev) = (cur.id, cur.rev);
     let mut m: approvals::ActiveModel = cur.into();
-    m.rev = Set(rev);
-    m.seq = Set(seq);
+    change(&mut m);
+    m.rev = Set(rev + 1);
+    m.seq = Set(crate::db::next_seq(conn).await?);
     m.updated_at = Set(Utc::now());
-    m
+    let saved = m.update(conn).await?;
+    if report_fields(&saved) != before {
+        crate::db::land_history::remember(conn, APPROVAL, id, action, Utc::now(), before).await?;
+    }
+    Ok(saved)
 }
 
 /// Changes an approval's date, area or note.
@@ -323,19 +349,16 @@ pub async fn update(state: &AppState, user: &AuthUser, id: Uuid, req: ApprovalPa
         return Ok(view(&state.towns, &cur));
     }
     check_against_supplies(&txn, &cur, new_on, new_area).await?.map_err(|(f, m)| ApiError::field(f, m))?;
-    let before = report_fields(&cur);
-    crate::db::land_history::remember(&txn, APPROVAL, cur.id, "updated", Utc::now(), before).await?;
-    let seq = crate::db::next_seq(&txn).await?;
-    let mut m = bumped(cur, seq);
-    m.approved_on = Set(new_on);
-    m.approved_area_m2 = Set(new_area);
-    m.note = Set(new_note);
-    let m = m.update(&txn).await?;
+    let m = save(&txn, cur, "updated", |m| {
+        m.approved_on = Set(new_on);
+        m.approved_area_m2 = Set(new_area);
+        m.note = Set(new_note);
+    })
+    .await?;
     txn.commit().await?;
     Ok(view(&state.towns, &m))
 }
 
-/// Checks a supply against its approval.
 /// Deletes an approval entered by mistake, while no land was supplied under
 /// it (supplies keep it on record). Officers' devices get the deletion
 /// through sync; past reports keep it as it was. Deleting again changes nothing.
@@ -356,15 +379,12 @@ pub async fn delete(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<()
     if first_supply(&txn, cur.id).await?.is_some() {
         return Err(ApiError::field("supplies", "land was supplied under this approval; it stays on record"));
     }
-    crate::db::land_history::remember(&txn, APPROVAL, cur.id, "deleted", Utc::now(), report_fields(&cur)).await?;
-    let seq = crate::db::next_seq(&txn).await?;
-    let mut m = bumped(cur, seq);
-    m.deleted = Set(true);
-    m.update(&txn).await?;
+    save(&txn, cur, "deleted", |m| m.deleted = Set(true)).await?;
     txn.commit().await?;
     Ok(())
 }
 
+/// Checks a supply against its approval.
 fn check_supply(cur: &approvals::Model, on: NaiveDate, area: f64) -> Result<(), (&'static str, String)> {
     if on < cur.approved_on {
         return Err(("supplied_on", format!("{on} is before the approval ({})", cur.approved_on)));
@@ -405,11 +425,8 @@ async fn insert_supply(
     }
     .insert(conn)
     .await?;
-    let seq = crate::db::next_seq(conn).await?;
     let total = cur.supplied_area_m2 + area;
-    let mut m = bumped(cur, seq);
-    m.supplied_area_m2 = Set(total);
-    let approval = m.update(conn).await?;
+    let approval = save(conn, cur, "supplied", |m| m.supplied_area_m2 = Set(total)).await?;
     Ok((supply, approval))
 }
 
@@ -535,6 +552,7 @@ pub async fn supply_rates(
 const CSV_COLUMNS: &[&str] =
     &["code", "town", "approved_on", "approved_area_m2", "supplied_area_m2", "supplied_on", "note"];
 
+use crate::csv::import_failed;
 pub use crate::csv::{Record as CsvRecord, read as parse_csv};
 
 /// One parsed row of an import.
@@ -616,11 +634,6 @@ fn parse_rows(text: &str) -> Result<Vec<ImportRow>, Vec<RowError>> {
     if errors.is_empty() { Ok(rows) } else { Err(errors) }
 }
 
-fn import_failed(errors: Vec<RowError>) -> ApiError {
-    ApiError::new(ErrorCode::ValidationFailed, format!("{} row error(s); nothing was imported", errors.len()))
-        .with_details(json!({ "field": "csv", "errors": errors }))
-}
-
 /// Imports approvals from CSV (UTF-8, with or without BOM), all or nothing.
 /// A row whose approval number exists updates it (same town only); a supply
 /// column pair makes one supply, once (a reimport makes none).
@@ -631,9 +644,10 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
     let mut report = ImportReport { rows: rows.len(), ..Default::default() };
     let mut errors = Vec::new();
     let txn = state.db.begin().await?;
+    let mut towns = crate::auth::service::TownLookup::default();
     for row in rows {
         let line = row.line;
-        let town = match crate::auth::service::resolve_town(&txn, &row.town).await {
+        let town = match towns.get(&txn, &row.town).await {
             Ok(t) => t,
             Err(e) if e.code == ErrorCode::UnknownTown => {
                 errors.push(row_error(line, "town", e.message));
@@ -663,37 +677,18 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
                         errors.push(row_error(line, f, m));
                         continue;
                     }
-                    let (id, before) = (cur.id, report_fields(&cur));
-                    crate::db::land_history::remember(&txn, APPROVAL, id, "imported", Utc::now(), before).await?;
-                    let seq = crate::db::next_seq(&txn).await?;
-                    let mut m = bumped(cur, seq);
-                    m.approved_on = Set(row.approved_on);
-                    m.approved_area_m2 = Set(row.area);
-                    m.note = Set(note);
-                    (m.update(&txn).await?, true, false)
+                    let saved = save(&txn, cur, "imported", |m| {
+                        m.approved_on = Set(row.approved_on);
+                        m.approved_area_m2 = Set(row.area);
+                        m.note = Set(note);
+                    })
+                    .await?;
+                    (saved, true, false)
                 }
             }
             None => {
-                let seq = crate::db::next_seq(&txn).await?;
-                let now = Utc::now();
-                let m = approvals::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    code: Set(row.code.clone()),
-                    town_id: Set(town.id),
-                    approved_on: Set(row.approved_on),
-                    approved_area_m2: Set(row.area),
-                    supplied_area_m2: Set(0.0),
-                    note: Set(row.note.clone().unwrap_or_default()),
-                    rev: Set(1),
-                    seq: Set(seq),
-                    deleted: Set(false),
-                    field_clock: Set(json!({})),
-                    created_by: Set(Some(user.id)),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(&txn)
-                .await?;
+                let note = row.note.clone().unwrap_or_default();
+                let m = insert(&txn, user, row.code.clone(), town.id, row.approved_on, row.area, note).await?;
                 (m, true, true)
             }
         };

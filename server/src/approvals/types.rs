@@ -135,11 +135,4 @@ pub struct ImportReport {
     pub supplies: usize,
 }
 
-/// One refused row of an import (in `details.errors` of the `422`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RowError {
-    /// The line in the file: the header is line 1.
-    pub row: usize,
-    pub field: String,
-    pub message: String,
-}
+pub use crate::csv::RowError;

@@ -86,7 +86,7 @@ pub async fn register_device(
     body: web::Json<NewDevice>,
 ) -> ApiResult<HttpResponse> {
     let (created, device) = service::register_device(&state.db, &user, body.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(device) } else { HttpResponse::Ok().json(device) })
+    Ok(crate::error::created_or_ok(created, &device))
 }
 
 /// The caller's registered devices.

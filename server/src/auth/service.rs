@@ -318,10 +318,34 @@ pub async fn resolve_town(conn: &impl ConnectionTrait, key: &str) -> ApiResult<t
         Some(id) => towns::Entity::find_by_id(id).one(conn).await?,
         None => towns::Entity::find().filter(towns::Column::Code.eq(key)).one(conn).await?,
     };
-    found.filter(|t| !t.deleted).ok_or_else(|| {
-        ApiError::new(ErrorCode::UnknownTown, format!("no town {key:?}"))
-            .with_details(serde_json::json!({ "town": key }))
-    })
+    found.filter(|t| !t.deleted).ok_or_else(|| unknown_town(key))
+}
+
+fn unknown_town(key: &str) -> ApiError {
+    ApiError::new(ErrorCode::UnknownTown, format!("no town {key:?}")).with_details(serde_json::json!({ "town": key }))
+}
+
+/// [`resolve_town`] remembering its answers, for an import that names the
+/// same few towns on thousands of rows.
+#[derive(Default)]
+pub struct TownLookup(std::collections::HashMap<String, Option<towns::Model>>);
+
+impl TownLookup {
+    pub async fn get(&mut self, conn: &impl ConnectionTrait, key: &str) -> ApiResult<towns::Model> {
+        let found = match self.0.get(key) {
+            Some(known) => known.clone(),
+            None => {
+                let found = match resolve_town(conn, key).await {
+                    Ok(t) => Some(t),
+                    Err(e) if e.code == ErrorCode::UnknownTown => None,
+                    Err(e) => return Err(e),
+                };
+                self.0.insert(key.to_owned(), found.clone());
+                found
+            }
+        };
+        found.ok_or_else(|| unknown_town(key))
+    }
 }
 
 /// Creates a user (admin CLI, demo loader and `POST /users`).

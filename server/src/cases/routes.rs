@@ -57,7 +57,7 @@ pub async fn geojson(state: web::Data<AppState>, user: AuthUser, q: web::Query<C
               (status = 422, description = "coordinate_out_of_range / validation_failed / invalid_geometry", body = ErrorBody)))]
 pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewCase>) -> ApiResult<HttpResponse> {
     let (created, case) = service::create(&state, &user, body.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(case) } else { HttpResponse::Ok().json(case) })
+    Ok(crate::error::created_or_ok(created, &case))
 }
 
 /// One case with its ledger.
@@ -145,7 +145,7 @@ pub async fn add_inspection(
     body: web::Json<NewInspection>,
 ) -> ApiResult<HttpResponse> {
     let (created, v) = service::add_inspection(&state, &user, *id, body.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(v) } else { HttpResponse::Ok().json(v) })
+    Ok(crate::error::created_or_ok(created, &v))
 }
 
 /// Options of a patch import.

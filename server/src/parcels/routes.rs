@@ -106,7 +106,7 @@ pub async fn dispose(
     body: web::Json<NewDisposal>,
 ) -> ApiResult<HttpResponse> {
     let (created, recorded) = service::dispose(&state, &user, *id, body.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(recorded) } else { HttpResponse::Ok().json(recorded) })
+    Ok(crate::error::created_or_ok(created, &recorded))
 }
 
 /// The disposals of a parcel, oldest first.

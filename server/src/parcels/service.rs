@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::types::*;
-use crate::auth::service::resolve_town;
+use crate::auth::service::{TownLookup, resolve_town};
 use crate::auth::{AuthUser, Scope};
 use crate::cases::store::{self, local_today};
 use crate::db::{self, entities::parcel_disposals, entities::parcels, land_history};
@@ -243,6 +243,7 @@ struct Checked {
 #[allow(clippy::too_many_arguments)]
 async fn check_parcel(
     conn: &impl ConnectionTrait,
+    towns: &mut TownLookup,
     state: &AppState,
     code: &str,
     holder: &str,
@@ -277,7 +278,7 @@ async fn check_parcel(
         (None, None) => return Err(ApiError::field("location", "give the parcel's location, its polygon or both")),
     };
     let town = match town.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(key) => Some(resolve_town(conn, key).await?.id),
+        Some(key) => Some(towns.get(conn, key).await?.id),
         None => crate::cases::service::route(state, &point, patch.as_ref()).town,
     };
     Ok(Checked {
@@ -339,6 +340,7 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewParcel) -> ApiRes
     require_writer(user)?;
     let c = check_parcel(
         &state.db,
+        &mut TownLookup::default(),
         state,
         &req.code,
         &req.holder,
@@ -502,19 +504,24 @@ pub async fn delete(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<()
 }
 
 /// Saves a change to `cur`: `rev` + 1, a new `seq`, the server's clock
-/// stamp, and the report fields it had (for past reports).
+/// stamp; when the change touches fields the progress report reads, their
+/// old values are kept (`land_changes`), so past reports stay as they were.
 async fn save(
     conn: &impl ConnectionTrait,
     mut m: parcels::ActiveModel,
     cur: &parcels::Model,
     action: &str,
 ) -> ApiResult<parcels::Model> {
-    land_history::remember(conn, land_history::PARCEL, cur.id, action, Utc::now(), report_fields(cur)).await?;
     m.rev = Set(cur.rev + 1);
     m.seq = Set(db::next_seq(conn).await?);
     m.field_clock = Set(json!({ "*": store::server_stamp() }));
     m.updated_at = Set(Utc::now());
-    Ok(m.update(conn).await?)
+    let saved = m.update(conn).await?;
+    let before = report_fields(cur);
+    if report_fields(&saved) != before {
+        land_history::remember(conn, land_history::PARCEL, cur.id, action, Utc::now(), before).await?;
+    }
+    Ok(saved)
 }
 
 // ---- disposals -----------------------------------------------------------------
@@ -635,13 +642,8 @@ pub async fn disposals(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult
 /// The CSV header an import must start with.
 pub const CSV_HEADER: [&str; 8] = ["code", "holder", "area_m2", "agreed_start", "actual_start", "lon", "lat", "town"];
 
+use crate::csv::import_failed;
 pub use crate::csv::{Record as CsvRecord, read as read_csv};
-
-fn import_failed(errors: Vec<RowError>) -> ApiError {
-    let n = errors.len();
-    ApiError::new(ErrorCode::ValidationFailed, format!("{n} row error(s); nothing was imported"))
-        .with_details(json!({ "errors": errors }))
-}
 
 fn row_error(row: usize, e: &ApiError) -> RowError {
     let field = e.details.get("field").and_then(Value::as_str).unwrap_or(match e.code {
@@ -678,6 +680,7 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
     let mut checked = Vec::with_capacity(rows.len());
     let mut errors = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
+    let mut towns = TownLookup::default();
     let scope = user.scope();
     for (row, fields) in rows {
         let row = *row;
@@ -700,8 +703,20 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
             })?;
             let actual = Some(get(4)).filter(|s| !s.is_empty());
             let town = Some(get(7)).filter(|s| !s.is_empty());
-            let c =
-                check_parcel(&state.db, state, get(0), get(1), area, get(3), actual, Some(point), None, town).await?;
+            let c = check_parcel(
+                &state.db,
+                &mut towns,
+                state,
+                get(0),
+                get(1),
+                area,
+                get(3),
+                actual,
+                Some(point),
+                None,
+                town,
+            )
+            .await?;
             if !scope.covers(c.town) {
                 return Err(ApiError::field("town", "the parcel lies outside your town"));
             }

@@ -201,11 +201,4 @@ pub struct ParcelImportReport {
     pub unchanged: usize,
 }
 
-/// One refused row of an import, listed in the 422's `details.errors`.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct RowError {
-    /// The line as a spreadsheet numbers it: the header is row 1, the first parcel row 2.
-    pub row: usize,
-    pub field: String,
-    pub message: String,
-}
+pub use crate::csv::RowError;

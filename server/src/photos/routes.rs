@@ -119,7 +119,7 @@ pub async fn put(
     let incoming = Incoming { path, len: received.bytes, sha256: hex::encode(digests.sha256.finalize()) };
     let (created, photo) = service::ingest(&state, user.as_ref().map(|u| u.id), incoming, Some(&sha)).await?;
     let view = view_for(&state, user.as_ref(), photo).await?;
-    Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+    Ok(crate::error::created_or_ok(created, &view))
 }
 
 /// The photo as the caller may see it: an anonymous uploader learns only

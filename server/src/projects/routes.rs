@@ -74,5 +74,5 @@ pub async fn record_step(
     body: web::Json<NewStep>,
 ) -> ApiResult<HttpResponse> {
     let (created, view) = service::record_step(&state, &user, *id, body.into_inner()).await?;
-    Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
+    Ok(crate::error::created_or_ok(created, &view))
 }

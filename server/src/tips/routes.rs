@@ -64,7 +64,7 @@ pub async fn submit(
     )?;
     let (created, tip) = service::submit(&state, sub).await?;
     let receipt = service::receipt(&state, &tip);
-    Ok(if created { HttpResponse::Created().json(receipt) } else { HttpResponse::Ok().json(receipt) })
+    Ok(crate::error::created_or_ok(created, &receipt))
 }
 
 /// How a tip stands. With `receipt_token` (no login): the reporter's view,

@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use landpatrol_tests::TestApp;
 use landpatrol_tests::live::{Answer, Receiver, SseClient};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -34,15 +33,8 @@ fn summary(name: &str, mut ms: Vec<f64>) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rounds = arg("--rounds", 50);
-    let db = if landpatrol_tests::postgres_base().is_some() { "PostgreSQL" } else { "SQLite" };
-    let app = TestApp::spawn_with(|s| {
-        s.server.workers = 2;
-        s.log.level = "warn".into();
-        // Defaults otherwise: the outbox poll stays at its default, woken by commits.
-        s.alerts.sweep_interval_secs = 3600;
-    })
-    .await;
-    landpatrol_server::demo::load(&app.state).await.unwrap();
+    // Defaults otherwise: the outbox poll stays at its default, woken by commits.
+    let (app, db) = landpatrol_tests::bench_app().await;
 
     let receiver = Receiver::start(|_| Answer::Status(204)).await;
     let officer = app.token("officer-120115001").await;

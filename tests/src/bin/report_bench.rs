@@ -12,7 +12,6 @@
 
 use std::time::Instant;
 
-use landpatrol_tests::TestApp;
 use landpatrol_tests::ledger::{self, change, local, step};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -37,14 +36,7 @@ async fn main() {
             level: "landpatrol_server::reports=debug,warn".into(),
         });
     }
-    let db = if landpatrol_tests::postgres_base().is_some() { "PostgreSQL" } else { "SQLite" };
-    let app = TestApp::spawn_with(|s| {
-        s.server.workers = 2;
-        s.log.level = "warn".into();
-        s.alerts.sweep_interval_secs = 3600;
-    })
-    .await;
-    landpatrol_server::demo::load(&app.state).await.unwrap();
+    let (app, db) = landpatrol_tests::bench_app().await;
     let admin = app.token("admin").await;
     let (status, c) = app
         .post(

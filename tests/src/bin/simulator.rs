@@ -4,7 +4,6 @@
 //! [--edits 50] [--seed 2017]`; PostgreSQL with `LANDPATROL_TEST_POSTGRES=postgres://…`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use landpatrol_tests::TestApp;
 use landpatrol_tests::sim::{SimConfig, run};
 
 fn arg(name: &str, default: u64) -> u64 {
@@ -21,13 +20,7 @@ async fn main() {
         seed: arg("--seed", 2017),
         ..SimConfig::default()
     };
-    let app = TestApp::spawn_with(|s| {
-        s.server.workers = 2;
-        s.log.level = "warn".into();
-    })
-    .await;
-    landpatrol_server::demo::load(&app.state).await.unwrap();
-    let db = if landpatrol_tests::postgres_base().is_some() { "PostgreSQL" } else { "SQLite" };
+    let (app, db) = landpatrol_tests::bench_app().await;
     let report = run(&app, &cfg).await;
     println!("database: {db}; {cfg:?}");
     println!(

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use landpatrol_tests::{DEMO_PASSWORD, TestApp};
+use landpatrol_tests::DEMO_PASSWORD;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -42,13 +42,7 @@ async fn main() {
     let total = arg("--ops", 20_000);
     let batch = arg("--batch", 500);
     let photos = arg("--photos", 1);
-    let db = if landpatrol_tests::postgres_base().is_some() { "PostgreSQL" } else { "SQLite" };
-    let app = TestApp::spawn_with(|s| {
-        s.server.workers = 2;
-        s.log.level = "warn".into();
-    })
-    .await;
-    landpatrol_server::demo::load(&app.state).await.unwrap();
+    let (app, db) = landpatrol_tests::bench_app().await;
     let token = app.token("inspector").await;
     let device = Uuid::now_v7().to_string();
     app.post(
