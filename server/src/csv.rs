@@ -23,6 +23,17 @@ pub fn import_failed(errors: Vec<RowError>) -> ApiError {
         .with_details(serde_json::json!({ "field": "csv", "errors": errors }))
 }
 
+/// Ends an all-or-nothing import: commits when no row was refused; else
+/// rolls everything back and answers every row error.
+pub async fn finish<T>(txn: sea_orm::DatabaseTransaction, errors: Vec<RowError>, report: T) -> ApiResult<T> {
+    if !errors.is_empty() {
+        txn.rollback().await?;
+        return Err(import_failed(errors));
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
 /// A CSV record: the line it starts on and its fields.
 pub type Record = (usize, Vec<String>);
 

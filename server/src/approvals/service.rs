@@ -711,12 +711,7 @@ pub async fn import(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult
             (false, false) => report.unchanged += 1,
         }
     }
-    if !errors.is_empty() {
-        txn.rollback().await?;
-        return Err(import_failed(errors));
-    }
-    txn.commit().await?;
-    Ok(report)
+    crate::csv::finish(txn, errors, report).await
 }
 
 #[cfg(test)]

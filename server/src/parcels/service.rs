@@ -797,12 +797,7 @@ pub async fn import_csv(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiRe
         save(&txn, m, &cur, "imported").await?;
         report.updated += 1;
     }
-    if !errors.is_empty() {
-        txn.rollback().await?;
-        return Err(import_failed(errors));
-    }
-    txn.commit().await?;
-    Ok(report)
+    crate::csv::finish(txn, errors, report).await
 }
 
 #[cfg(test)]
