@@ -588,39 +588,46 @@ async fn load_approvals(state: &AppState) -> ApiResult<()> {
                 NewSupply { id: None, supplied_on: date(*y, *m, *d)?, area_m2: *area, note: "出让 (sold)".into() };
             approvals::add_supply(state, &admin, a.id, req).await?;
         }
-        entered_then(state, &a.id, date(y, m, d)?).await?;
+        approval_entered_then(state, a.id, date(y, m, d)?).await?;
     }
     Ok(())
 }
 
-/// Dates a demo land record's entry (and its supplies' or steps') to the
-/// business day it records, so that past reports, which count what was
-/// known by their day, show the demo's 2017.
-async fn entered_then(state: &AppState, id: &Uuid, day: NaiveDate) -> ApiResult<()> {
-    use crate::db::entities::{approval_supplies, approvals, project_steps, village_projects};
+/// Dates a demo approval's entry to the day it was approved, and each of its
+/// supplies to the day of the supply, so that past reports, which count what
+/// was known by their day, show the demo's 2017.
+async fn approval_entered_then(state: &AppState, id: Uuid, day: NaiveDate) -> ApiResult<()> {
+    use crate::db::entities::{approval_supplies, approvals};
     use crate::reports::service::start_of_day;
     use sea_orm::sea_query::Expr;
     let db = &state.db;
-    let at = start_of_day(day);
     approvals::Entity::update_many()
-        .col_expr(approvals::Column::CreatedAt, Expr::value(at))
-        .filter(approvals::Column::Id.eq(*id))
+        .col_expr(approvals::Column::CreatedAt, Expr::value(start_of_day(day)))
+        .filter(approvals::Column::Id.eq(id))
         .exec(db)
         .await?;
-    village_projects::Entity::update_many()
-        .col_expr(village_projects::Column::CreatedAt, Expr::value(at))
-        .filter(village_projects::Column::Id.eq(*id))
-        .exec(db)
-        .await?;
-    // Supplies and steps on their own days.
-    for s in approval_supplies::Entity::find().filter(approval_supplies::Column::ApprovalId.eq(*id)).all(db).await? {
+    for s in approval_supplies::Entity::find().filter(approval_supplies::Column::ApprovalId.eq(id)).all(db).await? {
         approval_supplies::Entity::update_many()
             .col_expr(approval_supplies::Column::CreatedAt, Expr::value(start_of_day(s.supplied_on)))
             .filter(approval_supplies::Column::Id.eq(s.id))
             .exec(db)
             .await?;
     }
-    for s in project_steps::Entity::find().filter(project_steps::Column::ProjectId.eq(*id)).all(db).await? {
+    Ok(())
+}
+
+/// The same for a demo village project and its steps.
+async fn project_entered_then(state: &AppState, id: Uuid, day: NaiveDate) -> ApiResult<()> {
+    use crate::db::entities::{project_steps, village_projects};
+    use crate::reports::service::start_of_day;
+    use sea_orm::sea_query::Expr;
+    let db = &state.db;
+    village_projects::Entity::update_many()
+        .col_expr(village_projects::Column::CreatedAt, Expr::value(start_of_day(day)))
+        .filter(village_projects::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    for s in project_steps::Entity::find().filter(project_steps::Column::ProjectId.eq(id)).all(db).await? {
         project_steps::Entity::update_many()
             .col_expr(project_steps::Column::CreatedAt, Expr::value(start_of_day(s.done_on)))
             .filter(project_steps::Column::Id.eq(s.id))
@@ -685,7 +692,7 @@ async fn load_projects(state: &AppState) -> ApiResult<()> {
             };
             projects::record_step(state, &admin, p.id, req).await?;
         }
-        entered_then(state, &p.id, date(2017, 3, 1)?).await?;
+        project_entered_then(state, p.id, date(2017, 3, 1)?).await?;
     }
     Ok(())
 }
