@@ -249,6 +249,11 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
             std::fs::create_dir_all(&out)?;
             std::fs::write(out.join("openapi.json"), openapi::document())?;
             std::fs::write(out.join("errors.md"), openapi::errors_markdown())?;
+            // The WatermelonDB guide's generated sections (its schema), when the guide is there.
+            let guide = out.join("guides").join("watermelondb.md");
+            if let Ok(text) = std::fs::read_to_string(&guide) {
+                std::fs::write(&guide, crate::sync::watermelon::schema::guide(&text))?;
+            }
             println!("wrote {}", out.display());
         }
     }

@@ -109,6 +109,9 @@ pub struct SyncSettings {
     pub max_skew_secs: u64,
     /// Largest page of a pull.
     pub max_pull_limit: u32,
+    /// Largest WatermelonDB push body, in bytes: WatermelonDB sends every
+    /// unsynced row in one request, so it is larger than `server.json_limit_bytes`.
+    pub max_watermelon_push_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -212,6 +215,7 @@ tip_deadline_days = 15
 max_batch = 500
 max_skew_secs = 300
 max_pull_limit = 5000
+max_watermelon_push_bytes = 33554432
 
 [photos]
 max_upload_bytes = 31457280

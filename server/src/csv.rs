@@ -3,7 +3,6 @@
 //! that row errors can name it.
 
 use actix_web::{HttpRequest, web};
-use futures_util::StreamExt;
 use landpatrol_sync::ErrorCode;
 
 use crate::error::{ApiError, ApiResult};
@@ -42,24 +41,12 @@ pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// Reads an import's body: `Content-Type: text/csv` (else `415`), at most
 /// [`MAX_BYTES`] (else `413`, as JSON, before the rest is read).
-pub async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> ApiResult<Vec<u8>> {
+pub async fn read_body(req: &HttpRequest, payload: web::Payload) -> ApiResult<Vec<u8>> {
     let ct = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.trim().to_ascii_lowercase().starts_with("text/csv") {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: text/csv"));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BodyIncomplete, format!("the body broke off: {e}")))?;
-        if body.len() + chunk.len() > MAX_BYTES {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the file is larger than {MAX_BYTES} bytes"),
-            )
-            .with_details(serde_json::json!({ "limit": MAX_BYTES })));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    crate::error::read_limited(payload, MAX_BYTES, "the file").await
 }
 
 /// The body as text: UTF-8, a byte-order mark (Excel's "CSV UTF-8") dropped;

@@ -484,6 +484,7 @@ async fn load_parcels(state: &AppState) -> ApiResult<()> {
         if i == 2 {
             disposed_id = Some(id);
         }
+        let seq = crate::db::next_seq(&txn).await?;
         parcels::ActiveModel {
             id: Set(id),
             code: Set(code.into()),
@@ -501,7 +502,8 @@ async fn load_parcels(state: &AppState) -> ApiResult<()> {
             disposed_on: Set(None),
             disposal: Set(None),
             rev: Set(1),
-            seq: Set(crate::db::next_seq(&txn).await?),
+            seq: Set(seq),
+            created_seq: Set(seq),
             deleted: Set(false),
             field_clock: Set(json!({ "*": crate::cases::store::server_stamp() })),
             created_by: Set(Some(admin.id)),

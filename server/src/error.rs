@@ -173,3 +173,20 @@ pub fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpReques
 pub async fn route_not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::new(ErrorCode::RouteNotFound, "no such endpoint"))
 }
+
+/// Reads a whole body of at most `limit` bytes (`413 payload_too_large` as
+/// JSON as soon as it is larger, before the rest is read; `400
+/// body_incomplete` when it breaks off). `what` names it in the message.
+pub async fn read_limited(mut payload: actix_web::web::Payload, limit: usize, what: &str) -> ApiResult<Vec<u8>> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BodyIncomplete, format!("the body broke off: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("{what} is larger than {limit} bytes"))
+                .with_details(json!({ "limit": limit })));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

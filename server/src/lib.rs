@@ -13,6 +13,7 @@ pub mod csv;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod ids;
 pub mod open311;
 pub mod openapi;
 pub mod ops;

@@ -56,6 +56,7 @@ pub fn case(
         flags: json!([]),
         rev: 1,
         seq: 0,
+        created_seq: 0,
         deleted: false,
         field_clock: json!({}),
         created_by: None,

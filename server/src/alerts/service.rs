@@ -168,20 +168,25 @@ pub async fn get(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<Alert
 pub async fn ack(state: &AppState, user: &AuthUser, id: Uuid) -> ApiResult<AlertView> {
     use sea_orm::TransactionTrait;
     let txn = state.db.begin().await?;
-    let cur = load(&txn, user, id).await?;
+    let model = ack_in(&txn, user, id).await?;
+    txn.commit().await?;
+    Ok(view(&model, &state.towns))
+}
+
+/// [`ack`] inside the caller's transaction.
+pub async fn ack_in(conn: &impl ConnectionTrait, user: &AuthUser, id: Uuid) -> ApiResult<alerts::Model> {
+    let cur = load(conn, user, id).await?;
     if cur.acked_at.is_some() {
-        return Ok(view(&cur, &state.towns));
+        return Ok(cur);
     }
     let mut m: alerts::ActiveModel = cur.clone().into();
     let now = Utc::now();
     m.acked_at = Set(Some(now));
     m.acked_by = Set(Some(user.id));
     m.rev = Set(cur.rev + 1);
-    m.seq = Set(db::next_seq(&txn).await?);
+    m.seq = Set(db::next_seq(conn).await?);
     m.updated_at = Set(now);
-    let model = m.update(&txn).await?;
-    txn.commit().await?;
-    Ok(view(&model, &state.towns))
+    Ok(m.update(conn).await?)
 }
 
 /// Alerts visible to `user` after stream position `after`, oldest first.

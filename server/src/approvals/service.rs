@@ -291,6 +291,7 @@ async fn insert(
     note: String,
 ) -> ApiResult<approvals::Model> {
     let now = Utc::now();
+    let seq = crate::db::next_seq(conn).await?;
     Ok(approvals::ActiveModel {
         id: Set(Uuid::now_v7()),
         code: Set(code),
@@ -300,7 +301,8 @@ async fn insert(
         supplied_area_m2: Set(0.0),
         note: Set(note),
         rev: Set(1),
-        seq: Set(crate::db::next_seq(conn).await?),
+        seq: Set(seq),
+        created_seq: Set(seq),
         deleted: Set(false),
         field_clock: Set(json!({})),
         created_by: Set(Some(user.id)),

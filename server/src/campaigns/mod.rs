@@ -110,6 +110,7 @@ pub async fn create(
         return Ok(view(existing));
     }
     let now = Utc::now();
+    let seq = db::next_seq(db).await?;
     let m = campaigns::ActiveModel {
         id: Set(id),
         name: Set(req.name.trim().to_owned()),
@@ -123,7 +124,8 @@ pub async fn create(
         tip_days: Set(tip_days),
         targets: Set(req.targets.map(|t| json!(t))),
         rev: Set(1),
-        seq: Set(db::next_seq(db).await?),
+        seq: Set(seq),
+        created_seq: Set(seq),
         deleted: Set(false),
         field_clock: Set(json!({})),
         created_by: Set(actor),

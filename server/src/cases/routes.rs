@@ -5,7 +5,6 @@ use landpatrol_sync::error::ErrorBody;
 use landpatrol_sync::{CaseSource, Role};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use uuid::Uuid;
 
 use super::import;
 use super::service;
@@ -13,6 +12,7 @@ use super::store::Actor;
 use super::types::*;
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
+use crate::ids::RecordId;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -62,89 +62,89 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
 
 /// One case with its ledger.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "case id")),
+    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 200, body = CaseDetail), (status = 404, description = "not_found (also another town's case)", body = ErrorBody)))]
-pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::get(&state, &user, *id).await?))
+pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<RecordId>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::get(&state, &user, id.0).await?))
 }
 
 /// Changes some fields of a case (not its status: see transitions).
 #[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])), request_body = CasePatch,
-    params(("id" = Uuid, Path, description = "case id")),
+    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 200, body = CaseView), (status = 404, body = ErrorBody), (status = 409, description = "stale_revision", body = ErrorBody),
               (status = 422, description = "immutable_field / status_via_transition / validation_failed", body = ErrorBody)))]
 pub async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecordId>,
     body: web::Json<CasePatch>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::patch(&state, &user, *id, body.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(service::patch(&state, &user, id.0, body.into_inner()).await?))
 }
 
 /// The ledger of a case: every change, who, when, from which device, before and after.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/history", tag = "cases", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "case id")),
+    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 200, body = [HistoryEntry]), (status = 404, body = ErrorBody)))]
-pub async fn history(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::history(&state, &user, *id).await?))
+pub async fn history(state: web::Data<AppState>, user: AuthUser, id: web::Path<RecordId>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::history(&state, &user, id.0).await?))
 }
 
 /// Moves a case through its lifecycle, as the lifecycle table allows for the caller's role.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/transitions", tag = "cases", security(("bearer" = [])), request_body = TransitionRequest,
-    params(("id" = Uuid, Path, description = "case id")),
+    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 200, body = CaseView), (status = 403, description = "transition_forbidden", body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "transition_conflict", body = ErrorBody),
               (status = 422, description = "invalid_transition / site_check_required / forced_demolition_unprepared / reason_required", body = ErrorBody)))]
 pub async fn transition(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecordId>,
     body: web::Json<TransitionRequest>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::transition(&state, &user, *id, body.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(service::transition(&state, &user, id.0, body.into_inner()).await?))
 }
 
 /// Hands a case to another town (a town officer hands over their own case;
 /// the bureau moves any, also to the unassigned queue).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/reassign", tag = "cases", security(("bearer" = [])), request_body = ReassignRequest,
-    params(("id" = Uuid, Path, description = "case id")),
+    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, description = "unknown_town / reason_required", body = ErrorBody)))]
 pub async fn reassign(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecordId>,
     body: web::Json<ReassignRequest>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::reassign(&state, &user, *id, body.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(service::reassign(&state, &user, id.0, body.into_inner()).await?))
 }
 
 /// The inspections recorded on a case.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/inspections", tag = "cases", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "case id")),
+    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 200, body = [InspectionView]), (status = 404, body = ErrorBody)))]
 pub async fn list_inspections(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecordId>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::inspections_of(&state, &user, *id).await?))
+    Ok(HttpResponse::Ok().json(service::inspections_of(&state, &user, id.0).await?))
 }
 
 /// Records an inspection (patrol, site check, rectification check, acceptance)
 /// on a case. A site check with result `illegal` lets a satellite lead be registered.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/inspections", tag = "cases", security(("bearer" = [])), request_body = NewInspection,
-    params(("id" = Uuid, Path, description = "case id")),
+    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 201, body = InspectionView), (status = 200, description = "retry of an earlier request", body = InspectionView),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_inspection(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecordId>,
     body: web::Json<NewInspection>,
 ) -> ApiResult<HttpResponse> {
-    let (created, v) = service::add_inspection(&state, &user, *id, body.into_inner()).await?;
+    let (created, v) = service::add_inspection(&state, &user, id.0, body.into_inner()).await?;
     Ok(crate::error::created_or_ok(created, &v))
 }
 

@@ -147,6 +147,7 @@ pub async fn insert_case(
     let flags = flags(state, &routed, &draft.point, campaign.is_some());
     let area = draft.polygon.as_ref().map(MultiPolygon::area_m2);
     let stamp = store::server_stamp();
+    let seq = db::next_seq(conn).await?;
     let model = cases::ActiveModel {
         id: Set(draft.id),
         case_number: Set(format!("BD-{year}-{number:05}")),
@@ -181,7 +182,8 @@ pub async fn insert_case(
         external_ref: Set(draft.external_ref),
         flags: Set(json!(flags)),
         rev: Set(1),
-        seq: Set(db::next_seq(conn).await?),
+        seq: Set(seq),
+        created_seq: Set(seq),
         deleted: Set(false),
         field_clock: Set(json!({ "*": stamp })),
         created_by: Set(actor.id),
@@ -610,10 +612,10 @@ pub async fn save_stamped<'a>(
     m.seq = Set(db::next_seq(conn).await?);
     m.updated_at = Set(Utc::now());
     let model = m.update(conn).await?;
-    // Whatever moved the case (reassignment, a new location), the town it left
-    // gets an `evict` in its next pull.
-    if let Some(left) = cur.town_id.filter(|t| Some(*t) != model.town_id) {
-        crate::sync::pull::record_departure(conn, "cases", model.id, Some(left), model.seq).await?;
+    // Whatever moved the case (reassignment, a new location), the move is
+    // noted for sync (the town it left gets an `evict`).
+    if cur.town_id != model.town_id {
+        store::record_departure(conn, model.id, cur.town_id, model.seq).await?;
     }
     crate::alerts::case_moved(conn, cur.town_id, &model).await?;
     Ok(model)
@@ -888,6 +890,7 @@ pub async fn record_inspection(
         return Err(ApiError::new(ErrorCode::DuplicateRecord, "an inspection with this id exists"));
     }
     let now = Utc::now();
+    let seq = db::next_seq(txn).await?;
     let model = inspections::ActiveModel {
         id: Set(id),
         case_id: Set(case_id),
@@ -903,7 +906,8 @@ pub async fn record_inspection(
         inspector_id: Set(user.id),
         device_id: Set(user.device),
         rev: Set(1),
-        seq: Set(db::next_seq(txn).await?),
+        seq: Set(seq),
+        created_seq: Set(seq),
         deleted: Set(false),
         field_clock: Set(json!({ "*": store::server_stamp() })),
         created_by: Set(Some(user.id)),

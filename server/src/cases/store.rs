@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::types::{CaseView, HistoryEntry, InspectionView, Investigation};
 use crate::auth::AuthUser;
-use crate::db::entities::{case_events, cases, inspections};
+use crate::db::entities::{case_events, cases, inspections, scope_events};
 use crate::error::{ApiError, ApiResult};
 use crate::towns::TownCache;
 
@@ -26,6 +26,24 @@ pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
         Some(offset) => at.with_timezone(&offset).date_naive(),
         None => at.date_naive(),
     }
+}
+
+/// Notes that a case moved out of a town (`left`; None: the unassigned queue)
+/// at the change-sequence position of the change that moved it. Sync reads
+/// these: the town it left gets an `evict` in its next pull, and a WatermelonDB
+/// pull tells from them whether a device had the case at its last pull.
+pub async fn record_departure(conn: &impl ConnectionTrait, id: Uuid, left: Option<Uuid>, seq: i64) -> ApiResult<()> {
+    scope_events::ActiveModel {
+        table_name: Set("cases".to_owned()),
+        record_id: Set(id),
+        left_town_id: Set(left),
+        seq: Set(seq),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
 }
 
 /// A server clock stamp for `field_clock`, in the HLC wire form.
@@ -58,6 +76,7 @@ pub fn view(m: &cases::Model, towns: &TownCache, user: &AuthUser) -> ApiResult<C
     };
     Ok(CaseView {
         id: m.id,
+        sync_id: crate::ids::wire(m.id),
         case_number: m.case_number.clone(),
         source,
         status,
@@ -116,6 +135,7 @@ pub fn inspection_view(m: &inspections::Model) -> ApiResult<InspectionView> {
         device_id: m.device_id,
         rev: m.rev,
         created_at: m.created_at,
+        updated_at: m.updated_at,
     })
 }
 

@@ -27,7 +27,7 @@ pub struct Investigation {
 /// A case (图斑/案件) as the API shows it.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
-    "id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0", "case_number": "BD-2017-00001", "source": "patrol", "status": "registered",
+    "id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0", "sync_id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0", "case_number": "BD-2017-00001", "source": "patrol", "status": "registered",
     "location": {"lon": 117.295129, "lat": 39.733503, "crs": "wgs84", "accuracy_m": 8.0}, "polygon": null, "area_m2": null,
     "town": {"id": "5d2e1f0a-3b4c-5d6e-8f70-8192a3b4c5d6", "code": "120115001", "name": "海滨街道"}, "near_boundary": false, "neighbour_town": null,
     "description": "新建彩钢房约200平方米", "address": "北台村东", "land_class": "outside_plan", "violation_type": "built_without_approval",
@@ -39,6 +39,10 @@ pub struct Investigation {
     "allowed_transitions": ["rectifying"]}))]
 pub struct CaseView {
     pub id: Uuid,
+    /// The id the sync protocols and phones use: the UUID, or the 16-character
+    /// WatermelonDB id of a case made on a phone (whose `id` is the UUID with
+    /// those 16 bytes). `GET /cases/{id}` takes either.
+    pub sync_id: String,
     /// Readable and unique per year, e.g. `BD-2017-00042`.
     pub case_number: String,
     pub source: CaseSource,
@@ -211,6 +215,7 @@ pub struct InspectionView {
     pub device_id: Option<Uuid>,
     pub rev: i64,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Filters of `GET /cases` and `GET /cases.geojson`.

@@ -21,6 +21,8 @@ pub mod towns {
         pub area_m2: f64,
         pub rev: i64,
         pub seq: i64,
+        /// The change-sequence position at which the record was made.
+        pub created_seq: i64,
         pub deleted: bool,
         pub field_clock: Json,
         pub created_by: Option<Uuid>,
@@ -133,6 +135,8 @@ pub mod campaigns {
         pub targets: Option<Json>,
         pub rev: i64,
         pub seq: i64,
+        /// The change-sequence position at which the record was made.
+        pub created_seq: i64,
         pub deleted: bool,
         pub field_clock: Json,
         pub created_by: Option<Uuid>,
@@ -188,6 +192,8 @@ pub mod cases {
         pub flags: Json,
         pub rev: i64,
         pub seq: i64,
+        /// The change-sequence position at which the record was made.
+        pub created_seq: i64,
         pub deleted: bool,
         pub field_clock: Json,
         pub created_by: Option<Uuid>,
@@ -223,6 +229,8 @@ pub mod inspections {
         pub device_id: Option<Uuid>,
         pub rev: i64,
         pub seq: i64,
+        /// The change-sequence position at which the record was made.
+        pub created_seq: i64,
         pub deleted: bool,
         pub field_clock: Json,
         pub created_by: Option<Uuid>,
@@ -289,6 +297,8 @@ pub mod observations {
         pub device_id: Option<Uuid>,
         pub rev: i64,
         pub seq: i64,
+        /// The change-sequence position at which the record was made.
+        pub created_seq: i64,
         pub deleted: bool,
         pub field_clock: Json,
         pub created_by: Option<Uuid>,
@@ -646,6 +656,8 @@ pub mod parcels {
         pub disposal: Option<String>,
         pub rev: i64,
         pub seq: i64,
+        /// The change-sequence position at which the record was made.
+        pub created_seq: i64,
         pub deleted: bool,
         pub field_clock: Json,
         pub created_by: Option<Uuid>,
@@ -703,6 +715,8 @@ pub mod approvals {
         pub note: String,
         pub rev: i64,
         pub seq: i64,
+        /// The change-sequence position at which the record was made.
+        pub created_seq: i64,
         pub deleted: bool,
         pub field_clock: Json,
         pub created_by: Option<Uuid>,
@@ -810,6 +824,72 @@ pub mod land_changes {
         pub at: DateTimeUtc,
         pub action: String,
         pub before: Json,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod wm_marks {
+    use sea_orm::entity::prelude::*;
+
+    /// What a WatermelonDB device holds of a record after its last push.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "wm_marks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub device_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub table_name: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub record_id: Uuid,
+        /// `echo`: the record's position when the device's copy equalled it;
+        /// otherwise the position at which the record is sent to it again.
+        pub seq: i64,
+        /// The device holds a copy (false after a refused delete).
+        pub has: bool,
+        /// The device's copy equals the server's record at `seq`.
+        pub echo: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod sync_rejections {
+    use sea_orm::entity::prelude::*;
+
+    /// A pushed row the server refused, kept and pulled back by its device.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sync_rejections")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub device_id: Uuid,
+        pub user_id: Uuid,
+        pub table_name: String,
+        /// The record's id as the device knows it.
+        pub record_id: String,
+        /// `create`, `update` or `delete`.
+        pub op: String,
+        pub code: String,
+        pub message: String,
+        /// The columns the refused change named.
+        pub columns: Json,
+        /// The row as the device pushed it.
+        pub row: Json,
+        pub rev: i64,
+        pub seq: i64,
+        pub created_seq: i64,
+        pub deleted: bool,
+        pub field_clock: Json,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0006Supply),
             Box::new(M0007Reports),
             Box::new(M0008LandHistory),
+            Box::new(M0009Watermelon),
         ]
     }
 }
@@ -720,6 +721,86 @@ impl MigrationTrait for M0008LandHistory {
         // Records entered after a report's day are left out of it.
         m.create_index(index("idx_parcels_created", "parcels", &["created_at"])).await?;
         m.create_index(index("idx_approval_supplies_created", "approval_supplies", &["created_at"])).await?;
+        Ok(())
+    }
+}
+
+struct M0009Watermelon;
+
+impl MigrationName for M0009Watermelon {
+    fn name(&self) -> &str {
+        "m0009_watermelon"
+    }
+}
+
+/// The synced tables that gain `created_seq` (alerts have it since m0004).
+const CREATED_SEQ_TABLES: [&str; 7] =
+    ["cases", "inspections", "observations", "towns", "campaigns", "parcels", "approvals"];
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0009Watermelon {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The change-sequence position at which each record was made, so that
+        // a WatermelonDB pull tells `created` (the client can not have it)
+        // from `updated`. Rows made before this migration: their creation
+        // position where they never changed since (rev 1), else 0 (older than
+        // any client's last pull).
+        for table in CREATED_SEQ_TABLES {
+            m.alter_table(
+                Table::alter().table(Alias::new(table)).add_column(big_integer(t("created_seq")).default(0)).to_owned(),
+            )
+            .await?;
+            m.get_connection()
+                .execute_unprepared(&format!("UPDATE {table} SET created_seq = CASE WHEN rev <= 1 THEN seq ELSE 0 END"))
+                .await?;
+        }
+
+        // What each WatermelonDB device holds of a record after its last push:
+        // `echo` = its copy equals the server's at `seq` (the next pull leaves
+        // the record out unless it changed since); otherwise the record is
+        // sent again to that device in its next pull (`seq` is then a position
+        // of its own), as `updated` when the device `has` a copy, as
+        // `created` when it does not (a refused delete).
+        m.create_table(
+            Table::create()
+                .table(t("wm_marks"))
+                .col(uuid(t("device_id")))
+                .col(string(t("table_name")))
+                .col(uuid(t("record_id")))
+                .col(big_integer(t("seq")))
+                .col(boolean(t("has")))
+                .col(boolean(t("echo")))
+                .primary_key(Index::create().col(t("device_id")).col(t("table_name")).col(t("record_id")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_wm_marks_device_seq", "wm_marks", &["device_id", "seq"])).await?;
+
+        // Rows a device pushed that the server refused, pulled back by that
+        // device (table `sync_rejections`) so that the app can show why; the
+        // refused row is kept. Removed (a tombstone) once the record syncs.
+        let mut rejections = Table::create();
+        rejections
+            .table(t("sync_rejections"))
+            .col(uuid(t("id")).primary_key())
+            .col(uuid(t("device_id")))
+            .col(uuid(t("user_id")))
+            .col(string(t("table_name")))
+            .col(string(t("record_id")))
+            .col(string(t("op")))
+            .col(string(t("code")))
+            .col(text(t("message")))
+            .col(json_binary(t("columns")))
+            .col(json_binary(t("row")))
+            .col(big_integer(t("created_seq")));
+        m.create_table(sync_columns(&mut rejections).to_owned()).await?;
+        m.create_index(index("idx_sync_rejections_device_seq", "sync_rejections", &["device_id", "seq"])).await?;
+        m.create_index(
+            index("idx_sync_rejections_record", "sync_rejections", &["device_id", "table_name", "record_id"])
+                .unique()
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 }

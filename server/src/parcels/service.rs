@@ -302,6 +302,7 @@ fn require_writer(user: &AuthUser) -> ApiResult<()> {
 
 async fn insert(conn: &impl ConnectionTrait, user: &AuthUser, c: Checked) -> ApiResult<parcels::Model> {
     let now = Utc::now();
+    let seq = db::next_seq(conn).await?;
     Ok(parcels::ActiveModel {
         id: Set(Uuid::now_v7()),
         code: Set(c.code),
@@ -319,7 +320,8 @@ async fn insert(conn: &impl ConnectionTrait, user: &AuthUser, c: Checked) -> Api
         disposed_on: Set(None),
         disposal: Set(None),
         rev: Set(1),
-        seq: Set(db::next_seq(conn).await?),
+        seq: Set(seq),
+        created_seq: Set(seq),
         deleted: Set(false),
         field_clock: Set(json!({ "*": store::server_stamp() })),
         created_by: Set(Some(user.id)),

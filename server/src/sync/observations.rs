@@ -60,6 +60,7 @@ pub struct ObservationView {
     pub rev: i64,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The columns pull needs (not the field clock), for a lighter read.
@@ -79,13 +80,15 @@ pub struct PullRow {
     pub flags: serde_json::Value,
     pub rev: i64,
     pub seq: i64,
+    pub created_seq: i64,
     pub deleted: bool,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The columns of [`PullRow`].
-pub const PULL_COLUMNS: [observations::Column; 17] = [
+pub const PULL_COLUMNS: [observations::Column; 19] = [
     observations::Column::Id,
     observations::Column::InspectionId,
     observations::Column::CaseId,
@@ -100,9 +103,11 @@ pub const PULL_COLUMNS: [observations::Column; 17] = [
     observations::Column::Flags,
     observations::Column::Rev,
     observations::Column::Seq,
+    observations::Column::CreatedSeq,
     observations::Column::Deleted,
     observations::Column::CreatedBy,
     observations::Column::CreatedAt,
+    observations::Column::UpdatedAt,
 ];
 
 /// The pull view of a pulled row, taking its values.
@@ -127,6 +132,7 @@ pub fn view_row(m: PullRow) -> ObservationView {
         rev: m.rev,
         created_by: m.created_by,
         created_at: m.created_at,
+        updated_at: m.updated_at,
     }
 }
 
@@ -168,6 +174,7 @@ pub fn prepare(
         device_id: Set(user.device),
         rev: Set(1),
         seq: sea_orm::ActiveValue::NotSet,
+        created_seq: sea_orm::ActiveValue::NotSet,
         deleted: Set(false),
         field_clock: Set(json!({ "*": stamp })),
         created_by: Set(Some(user.id)),
@@ -217,7 +224,9 @@ pub async fn record(
             model.case_id = Set(Some(case.id));
         }
     }
-    model.seq = Set(db::next_seq(conn).await?);
+    let seq = db::next_seq(conn).await?;
+    model.seq = Set(seq);
+    model.created_seq = Set(seq);
     let model = model.insert(conn).await?;
     let photos = photo_hashes(&model);
     if !photos.is_empty() {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use landpatrol_sync::sync::{ChangeOp, PullRequest, Table};
 use landpatrol_sync::{ErrorCode, Role};
-use sea_orm::sea_query::Condition;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::{Condition, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -24,28 +24,6 @@ use crate::db::entities::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// Notes that a record left a town, at the change-sequence position of the
-/// change that moved it: pulls of that town get an `evict`.
-pub async fn record_departure(
-    conn: &impl ConnectionTrait,
-    table: &str,
-    id: Uuid,
-    left: Option<Uuid>,
-    seq: i64,
-) -> ApiResult<()> {
-    scope_events::ActiveModel {
-        table_name: Set(table.to_owned()),
-        record_id: Set(id),
-        left_town_id: Set(left),
-        seq: Set(seq),
-        at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
-}
 
 const CURSOR_PREFIX: &str = "lp1.";
 
@@ -96,6 +74,24 @@ pub struct Pulled {
     pub op: ChangeOp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Box<RawValue>>,
+    /// The change's position in the global sequence.
+    #[serde(skip)]
+    pub seq: i64,
+    /// The position at which the record was made (0 for an `evict`).
+    #[serde(skip)]
+    pub created_seq: i64,
+}
+
+impl Pulled {
+    fn upsert_or_delete(
+        table: &'static str,
+        id: Uuid,
+        (r, seq, created_seq): (i64, i64, i64),
+        record: Option<Box<RawValue>>,
+    ) -> Pulled {
+        let op = if record.is_some() { ChangeOp::Upsert } else { ChangeOp::Delete };
+        Pulled { table, id: crate::ids::wire(id), rev: rev(r), op, record, seq, created_seq }
+    }
 }
 
 /// The pull answer (the wire shape of `landpatrol_sync::sync::PullResponse`).
@@ -136,6 +132,186 @@ pub struct Page {
     pub has_more: bool,
 }
 
+/// Which rows of a table to read: those changed after a position (at most
+/// `take`, in sequence order), or the given records as they are now.
+#[derive(Clone, Copy)]
+pub enum Sel<'a> {
+    After { seq: i64, take: u64 },
+    Ids(&'a [Uuid]),
+}
+
+impl Sel<'_> {
+    fn filter<E: EntityTrait>(
+        self,
+        q: sea_orm::Select<E>,
+        seq: impl ColumnTrait,
+        id: impl ColumnTrait,
+    ) -> sea_orm::Select<E> {
+        match self {
+            Sel::After { seq: after, take } => q.filter(seq.gt(after)).order_by_asc(seq).limit(take),
+            Sel::Ids(ids) => q.filter(id.is_in(ids.to_vec())),
+        }
+    }
+}
+
+fn town_filter(scope: &Scope, col: impl ColumnTrait) -> Option<SimpleExpr> {
+    match scope {
+        Scope::Towns(list) => Some(col.is_in(list.clone())),
+        Scope::District => None,
+    }
+}
+
+/// The records of one table in the caller's scope that `sel` picks, as pull
+/// sends them (deleted ones as `delete`). Tables the caller's role does not
+/// pull give nothing.
+pub async fn table_rows(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    user: &AuthUser,
+    table: Table,
+    sel: Sel<'_>,
+) -> ApiResult<Vec<Pulled>> {
+    let scope = user.scope();
+    let mut out = Vec::new();
+    match table {
+        Table::Cases => {
+            let mut q = sel.filter(cases::Entity::find(), cases::Column::Seq, cases::Column::Id);
+            if let Some(f) = town_filter(&scope, cases::Column::TownId) {
+                q = q.filter(f);
+            }
+            for m in q.all(db).await? {
+                let record = if m.deleted { None } else { raw(&store::view(&m, &state.towns, user)?)? };
+                out.push(Pulled::upsert_or_delete("cases", m.id, (m.rev, m.seq, m.created_seq), record));
+            }
+        }
+        Table::Inspections => {
+            let mut q = sel.filter(inspections::Entity::find(), inspections::Column::Seq, inspections::Column::Id);
+            if let Some(c) = field_records_scope(user, inspections::Column::TownId, inspections::Column::CreatedBy) {
+                q = q.filter(c);
+            }
+            for m in q.all(db).await? {
+                let record = if m.deleted { None } else { raw(&store::inspection_view(&m)?)? };
+                out.push(Pulled::upsert_or_delete("inspections", m.id, (m.rev, m.seq, m.created_seq), record));
+            }
+        }
+        Table::Observations => {
+            let mut q = sel.filter(obs::Entity::find(), obs::Column::Seq, obs::Column::Id);
+            if let Some(c) = field_records_scope(user, obs::Column::TownId, obs::Column::CreatedBy) {
+                q = q.filter(c);
+            }
+            let rows = q
+                .select_only()
+                .columns(observations::PULL_COLUMNS)
+                .into_model::<observations::PullRow>()
+                .all(db)
+                .await?;
+            for m in rows {
+                let (id, key) = (m.id, (m.rev, m.seq, m.created_seq));
+                let record = if m.deleted { None } else { raw(&observations::view_row(m))? };
+                out.push(Pulled::upsert_or_delete("observations", id, key, record));
+            }
+        }
+        Table::Towns => {
+            for m in sel.filter(towns::Entity::find(), towns::Column::Seq, towns::Column::Id).all(db).await? {
+                let record = if m.deleted { None } else { raw(&crate::towns::service::detail(&m))? };
+                out.push(Pulled::upsert_or_delete("towns", m.id, (m.rev, m.seq, m.created_seq), record));
+            }
+        }
+        Table::Campaigns => {
+            for m in
+                sel.filter(campaigns::Entity::find(), campaigns::Column::Seq, campaigns::Column::Id).all(db).await?
+            {
+                let (id, key, deleted) = (m.id, (m.rev, m.seq, m.created_seq), m.deleted);
+                let record = if deleted { None } else { raw(&CampaignView::from(m))? };
+                let mut p = Pulled::upsert_or_delete("campaigns", id, key, record);
+                p.id = id.to_string();
+                out.push(p);
+            }
+        }
+        Table::Alerts if crate::alerts::service::READERS.contains(&user.role) => {
+            let q = sel
+                .filter(alerts::Entity::find(), alerts::Column::Seq, alerts::Column::Id)
+                .filter(crate::alerts::service::scope_condition(user));
+            for m in q.all(db).await? {
+                let record = raw(&crate::alerts::service::view(&m, &state.towns))?;
+                out.push(Pulled::upsert_or_delete("alerts", m.id, (m.rev, m.seq, m.created_seq), record));
+            }
+        }
+        Table::Parcels if crate::parcels::service::PULLERS.contains(&user.role) => {
+            let mut q = sel.filter(parcels::Entity::find(), parcels::Column::Seq, parcels::Column::Id);
+            if let Some(f) = town_filter(&scope, parcels::Column::TownId) {
+                q = q.filter(f);
+            }
+            for m in q.all(db).await? {
+                let record = if m.deleted { None } else { raw(&crate::parcels::service::view(&m, state))? };
+                out.push(Pulled::upsert_or_delete("parcels", m.id, (m.rev, m.seq, m.created_seq), record));
+            }
+        }
+        Table::Approvals if crate::approvals::service::WRITERS.contains(&user.role) => {
+            let q = sel
+                .filter(approvals::Entity::find(), approvals::Column::Seq, approvals::Column::Id)
+                .filter(crate::approvals::service::scope_condition(user));
+            for m in q.all(db).await? {
+                let record = if m.deleted { None } else { raw(&crate::approvals::service::view(&state.towns, &m))? };
+                out.push(Pulled::upsert_or_delete("approvals", m.id, (m.rev, m.seq, m.created_seq), record));
+            }
+        }
+        Table::Alerts | Table::Parcels | Table::Approvals => {}
+    }
+    Ok(out)
+}
+
+/// `evict`s after `after` for a town-scoped caller: cases that left one of
+/// its towns and are not back in its scope now.
+async fn evictions(state: &AppState, scope: &Scope, after: i64, take: u64) -> ApiResult<Vec<Pulled>> {
+    let Scope::Towns(list) = scope else { return Ok(Vec::new()) };
+    let db = &state.db;
+    let events = scope_events::Entity::find()
+        .filter(scope_events::Column::Seq.gt(after))
+        .filter(scope_events::Column::TableName.eq("cases"))
+        .filter(scope_events::Column::LeftTownId.is_in(list.clone()))
+        .order_by_asc(scope_events::Column::Seq)
+        .limit(take)
+        .all(db)
+        .await?;
+    // Where those cases are now, in one query.
+    let ids: Vec<Uuid> = events.iter().map(|e| e.record_id).collect();
+    let now: HashMap<Uuid, Option<Uuid>> = cases::Entity::find()
+        .select_only()
+        .columns([cases::Column::Id, cases::Column::TownId])
+        .filter(cases::Column::Id.is_in(ids))
+        .into_tuple::<(Uuid, Option<Uuid>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(events
+        .into_iter()
+        .filter(|e| !now.get(&e.record_id).is_some_and(|town| scope.covers(*town)))
+        .map(|e| Pulled {
+            table: "cases",
+            id: crate::ids::wire(e.record_id),
+            rev: 0,
+            op: ChangeOp::Evict,
+            record: None,
+            seq: e.seq,
+            created_seq: 0,
+        })
+        .collect())
+}
+
+/// The tables a pull of `tables` (None: all) reads, in a fixed order.
+const PULLED: [Table; 8] = [
+    Table::Cases,
+    Table::Inspections,
+    Table::Observations,
+    Table::Towns,
+    Table::Campaigns,
+    Table::Alerts,
+    Table::Parcels,
+    Table::Approvals,
+];
+
 /// The changes in the caller's scope after position `after`, at most `limit`.
 pub async fn changes_after(
     state: &AppState,
@@ -145,193 +321,36 @@ pub async fn changes_after(
     limit: u32,
 ) -> ApiResult<Page> {
     let take = u64::from(limit) + 1;
-    let db = &state.db;
-    let scope = user.scope();
-    let mut changes: Vec<(i64, Pulled)> = Vec::new();
-
+    let sel = Sel::After { seq: after, take };
+    let mut changes: Vec<Pulled> = Vec::new();
+    for table in PULLED {
+        if wants(tables, table) {
+            changes.extend(table_rows(&state.db, state, user, table, sel).await?);
+        }
+    }
     if wants(tables, Table::Cases) {
-        let mut q = cases::Entity::find().filter(cases::Column::Seq.gt(after));
-        if let Scope::Towns(list) = &scope {
-            q = q.filter(cases::Column::TownId.is_in(list.clone()));
-        }
-        for m in q.order_by_asc(cases::Column::Seq).limit(take).all(db).await? {
-            let change = if m.deleted {
-                Pulled {
-                    table: "cases",
-                    id: super::ids::wire(m.id),
-                    rev: rev(m.rev),
-                    op: ChangeOp::Delete,
-                    record: None,
-                }
-            } else {
-                let record = raw(&store::view(&m, &state.towns, user)?)?;
-                Pulled { table: "cases", id: super::ids::wire(m.id), rev: rev(m.rev), op: ChangeOp::Upsert, record }
-            };
-            changes.push((m.seq, change));
-        }
-        if let Scope::Towns(list) = &scope {
-            let events = scope_events::Entity::find()
-                .filter(scope_events::Column::Seq.gt(after))
-                .filter(scope_events::Column::TableName.eq("cases"))
-                .filter(scope_events::Column::LeftTownId.is_in(list.clone()))
-                .order_by_asc(scope_events::Column::Seq)
-                .limit(take)
-                .all(db)
-                .await?;
-            // Where those cases are now, in one query.
-            let ids: Vec<Uuid> = events.iter().map(|e| e.record_id).collect();
-            let now: HashMap<Uuid, Option<Uuid>> = cases::Entity::find()
-                .select_only()
-                .columns([cases::Column::Id, cases::Column::TownId])
-                .filter(cases::Column::Id.is_in(ids))
-                .into_tuple::<(Uuid, Option<Uuid>)>()
-                .all(db)
-                .await?
-                .into_iter()
-                .collect();
-            for e in events {
-                let now_in_scope = now.get(&e.record_id).is_some_and(|town| scope.covers(*town));
-                if !now_in_scope {
-                    let change = Pulled {
-                        table: "cases",
-                        id: super::ids::wire(e.record_id),
-                        rev: 0,
-                        op: ChangeOp::Evict,
-                        record: None,
-                    };
-                    changes.push((e.seq, change));
-                }
-            }
-        }
+        changes.extend(evictions(state, &user.scope(), after, take).await?);
     }
-    if wants(tables, Table::Inspections) {
-        let mut q = inspections::Entity::find().filter(inspections::Column::Seq.gt(after));
-        if let Some(c) = field_records_scope(user, inspections::Column::TownId, inspections::Column::CreatedBy) {
-            q = q.filter(c);
-        }
-        for m in q.order_by_asc(inspections::Column::Seq).limit(take).all(db).await? {
-            let (op, record) = if m.deleted {
-                (ChangeOp::Delete, None)
-            } else {
-                (ChangeOp::Upsert, raw(&store::inspection_view(&m)?)?)
-            };
-            changes.push((
-                m.seq,
-                Pulled { table: "inspections", id: super::ids::wire(m.id), rev: rev(m.rev), op, record },
-            ));
-        }
-    }
-    if wants(tables, Table::Observations) {
-        let mut q = obs::Entity::find().filter(obs::Column::Seq.gt(after));
-        if let Some(c) = field_records_scope(user, obs::Column::TownId, obs::Column::CreatedBy) {
-            q = q.filter(c);
-        }
-        let rows = q
-            .select_only()
-            .columns(observations::PULL_COLUMNS)
-            .order_by_asc(obs::Column::Seq)
-            .limit(take)
-            .into_model::<observations::PullRow>()
-            .all(db)
-            .await?;
-        for m in rows {
-            let (seq, id, r) = (m.seq, m.id, m.rev);
-            let (op, record) =
-                if m.deleted { (ChangeOp::Delete, None) } else { (ChangeOp::Upsert, raw(&observations::view_row(m))?) };
-            changes.push((seq, Pulled { table: "observations", id: super::ids::wire(id), rev: rev(r), op, record }));
-        }
-    }
-    if wants(tables, Table::Towns) {
-        let rows = towns::Entity::find()
-            .filter(towns::Column::Seq.gt(after))
-            .order_by_asc(towns::Column::Seq)
-            .limit(take)
-            .all(db)
-            .await?;
-        for m in rows {
-            let op = if m.deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
-            let record = if m.deleted { None } else { raw(&crate::towns::service::detail(&m))? };
-            changes.push((m.seq, Pulled { table: "towns", id: super::ids::wire(m.id), rev: rev(m.rev), op, record }));
-        }
-    }
-    if wants(tables, Table::Campaigns) {
-        let rows = campaigns::Entity::find()
-            .filter(campaigns::Column::Seq.gt(after))
-            .order_by_asc(campaigns::Column::Seq)
-            .limit(take)
-            .all(db)
-            .await?;
-        for m in rows {
-            let (seq, id, r, deleted) = (m.seq, m.id, m.rev, m.deleted);
-            let view = CampaignView::from(m);
-            let record = if deleted { None } else { raw(&view)? };
-            let op = if deleted { ChangeOp::Delete } else { ChangeOp::Upsert };
-            changes.push((seq, Pulled { table: "campaigns", id: id.to_string(), rev: rev(r), op, record }));
-        }
-    }
-    if wants(tables, Table::Alerts) && crate::alerts::service::READERS.contains(&user.role) {
-        let rows = alerts::Entity::find()
-            .filter(alerts::Column::Seq.gt(after))
-            .filter(crate::alerts::service::scope_condition(user))
-            .order_by_asc(alerts::Column::Seq)
-            .limit(take)
-            .all(db)
-            .await?;
-        for m in rows {
-            let record = raw(&crate::alerts::service::view(&m, &state.towns))?;
-            let id = super::ids::wire(m.id);
-            changes.push((m.seq, Pulled { table: "alerts", id, rev: rev(m.rev), op: ChangeOp::Upsert, record }));
-        }
-    }
-    if wants(tables, Table::Parcels) && crate::parcels::service::PULLERS.contains(&user.role) {
-        let mut q = parcels::Entity::find().filter(parcels::Column::Seq.gt(after));
-        if let Scope::Towns(list) = &scope {
-            q = q.filter(parcels::Column::TownId.is_in(list.clone()));
-        }
-        for m in q.order_by_asc(parcels::Column::Seq).limit(take).all(db).await? {
-            let (op, record) = if m.deleted {
-                (ChangeOp::Delete, None)
-            } else {
-                (ChangeOp::Upsert, raw(&crate::parcels::service::view(&m, state))?)
-            };
-            changes.push((m.seq, Pulled { table: "parcels", id: super::ids::wire(m.id), rev: rev(m.rev), op, record }));
-        }
-    }
-
-    if wants(tables, Table::Approvals) && crate::approvals::service::WRITERS.contains(&user.role) {
-        let rows = approvals::Entity::find()
-            .filter(approvals::Column::Seq.gt(after))
-            .filter(crate::approvals::service::scope_condition(user))
-            .order_by_asc(approvals::Column::Seq)
-            .limit(take)
-            .all(db)
-            .await?;
-        for m in rows {
-            let (op, record) = if m.deleted {
-                (ChangeOp::Delete, None)
-            } else {
-                (ChangeOp::Upsert, raw(&crate::approvals::service::view(&state.towns, &m))?)
-            };
-            let id = super::ids::wire(m.id);
-            changes.push((m.seq, Pulled { table: "approvals", id, rev: rev(m.rev), op, record }));
-        }
-    }
-
     // The lifecycle table is reference data of this server version: sent with
     // every first sync (it changes only with a server upgrade).
     if after == 0 && tables.as_ref().is_none_or(|list| list.iter().any(|n| n == "lifecycle")) {
         let record = json!({ "version": 1, "transitions": landpatrol_sync::lifecycle::TRANSITIONS });
-        changes.push((
-            0,
-            Pulled { table: "lifecycle", id: "v1".into(), rev: 1, op: ChangeOp::Upsert, record: raw(&record)? },
-        ));
+        changes.push(Pulled {
+            table: "lifecycle",
+            id: "v1".into(),
+            rev: 1,
+            op: ChangeOp::Upsert,
+            record: raw(&record)?,
+            seq: 0,
+            created_seq: 0,
+        });
     }
-    changes.sort_by_key(|(seq, _)| *seq);
+    changes.sort_by_key(|c| c.seq);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let has_more = changes.len() > limit;
     changes.truncate(limit);
-    let last = changes.last().map_or(after, |(seq, _)| *seq);
-    Ok(Page { changes: changes.into_iter().map(|(_, c)| c).collect(), last, has_more })
+    let last = changes.last().map_or(after, |c| c.seq);
+    Ok(Page { changes, last, has_more })
 }
 
 #[cfg(test)]

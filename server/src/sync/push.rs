@@ -30,6 +30,21 @@ use crate::state::AppState;
 
 /// Applies a push from one device.
 pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiResult<PushResponse> {
+    let txn = state.db.begin().await?;
+    let response = apply_in(&txn, state, user, req).await?;
+    txn.commit().await?;
+    state.alerts.wake();
+    Ok(response)
+}
+
+/// Applies a push from one device inside the caller's transaction (which
+/// must be committed for the push to take effect).
+pub async fn apply_in(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    user: &AuthUser,
+    req: PushRequest,
+) -> ApiResult<PushResponse> {
     let max = state.settings.sync.max_batch;
     if req.ops.len() > max {
         return Err(ApiError::new(ErrorCode::BatchTooLarge, format!("at most {max} ops in one push"))
@@ -40,28 +55,27 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             .with_details(json!({ "field": "device_id" })));
     }
     let actor = AuthUser { device: Some(req.device_id), ..user.clone() };
-    let txn = state.db.begin().await?;
     // Locks the device row: pushes of one device are applied one after the other.
     let touched = devices::Entity::update_many()
         .col_expr(devices::Column::LastSeenAt, Expr::value(Utc::now()))
         .filter(devices::Column::Id.eq(req.device_id))
         .filter(devices::Column::UserId.eq(user.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if touched.rows_affected != 1 {
         return Err(ApiError::new(ErrorCode::UnknownDevice, "register the device first (POST /api/v1/devices)")
             .with_details(json!({ "field": "device_id" })));
     }
     let device =
-        devices::Entity::find_by_id(req.device_id).one(&txn).await?.ok_or_else(|| ApiError::not_found("device"))?;
+        devices::Entity::find_by_id(req.device_id).one(txn).await?.ok_or_else(|| ApiError::not_found("device"))?;
     let ids: Vec<Uuid> = req.ops.iter().map(|o| o.op_id).collect();
     let mut stored: HashMap<Uuid, sync_ops::Model> = HashMap::new();
     for chunk in ids.chunks(200) {
-        for row in sync_ops::Entity::find().filter(sync_ops::Column::OpId.is_in(chunk.to_vec())).all(&txn).await? {
+        for row in sync_ops::Entity::find().filter(sync_ops::Column::OpId.is_in(chunk.to_vec())).all(txn).await? {
             stored.insert(row.op_id, row);
         }
     }
-    let existing_obs = existing_observations(&txn, &req.ops).await?;
+    let existing_obs = existing_observations(txn, &req.ops).await?;
     let mut batch = Batch::default();
     let mut seen = HashSet::new();
     let mut results = Vec::with_capacity(req.ops.len());
@@ -91,8 +105,8 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
             }
             Some(Err(result)) => result,
             None => {
-                batch.flush_observations(&txn, state, user.id).await?;
-                apply_one(&txn, state, &actor, op).await?
+                batch.flush_observations(txn, state, user.id).await?;
+                apply_one(txn, state, &actor, op).await?
             }
         };
         batch.sync_ops.push(sync_ops::ActiveModel {
@@ -111,17 +125,15 @@ pub async fn push(state: &AppState, user: &AuthUser, req: PushRequest) -> ApiRes
         last_seq = last_seq.max(i64::try_from(op.seq).unwrap_or(i64::MAX));
         results.push(result);
     }
-    batch.flush_observations(&txn, state, user.id).await?;
-    batch.flush_results(&txn).await?;
+    batch.flush_observations(txn, state, user.id).await?;
+    batch.flush_results(txn).await?;
     if last_seq != device.last_seq {
         devices::Entity::update_many()
             .col_expr(devices::Column::LastSeq, Expr::value(last_seq))
             .filter(devices::Column::Id.eq(req.device_id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
-    txn.commit().await?;
-    state.alerts.wake();
     Ok(PushResponse { results, last_seq: u64::try_from(last_seq).unwrap_or(0), server_time: Utc::now() })
 }
 
@@ -160,7 +172,9 @@ impl Batch {
             .into_iter()
             .enumerate()
             .map(|(i, mut m)| {
-                m.seq = Set(first + i64::try_from(i).unwrap_or(0));
+                let seq = first + i64::try_from(i).unwrap_or(0);
+                m.seq = Set(seq);
+                m.created_seq = Set(seq);
                 m
             })
             .collect();
@@ -189,7 +203,7 @@ async fn existing_observations(txn: &DatabaseTransaction, ops: &[Op]) -> ApiResu
     let ids: Vec<Uuid> = ops
         .iter()
         .filter_map(|o| match &o.kind {
-            OpKind::Create { table, id, .. } if table == "observations" => super::ids::parse(id),
+            OpKind::Create { table, id, .. } if table == "observations" => crate::ids::parse(id),
             _ => None,
         })
         .collect();
@@ -221,7 +235,7 @@ fn fast_observation(
     {
         return None;
     }
-    let id = super::ids::parse(id)?;
+    let id = crate::ids::parse(id)?;
     if existing.contains(&id) || batch.pending_ids.contains(&id) {
         return None;
     }
@@ -257,7 +271,7 @@ async fn apply_one(txn: &DatabaseTransaction, state: &AppState, user: &AuthUser,
                 return Err(e);
             }
             if e.code == ErrorCode::TransitionConflict
-                && let Some(id) = op.kind.id().and_then(super::ids::parse)
+                && let Some(id) = op.kind.id().and_then(crate::ids::parse)
                 && let Ok(case) = load_in_scope(txn, user, id).await
             {
                 OpResult::conflict(op.op_id, json!({ "id": case.id, "status": case.status, "rev": case.rev }))
@@ -274,7 +288,7 @@ fn malformed(message: impl Into<String>) -> ApiError {
 }
 
 fn record_id(id: &str) -> ApiResult<Uuid> {
-    super::ids::parse(id).ok_or_else(|| malformed(format!("record id {id:?} is neither a UUID nor a WatermelonDB id")))
+    crate::ids::parse(id).ok_or_else(|| malformed(format!("record id {id:?} is neither a UUID nor a WatermelonDB id")))
 }
 
 fn parse_fields<T: serde::de::DeserializeOwned>(fields: &Map<String, Value>) -> ApiResult<T> {

@@ -136,6 +136,7 @@ pub async fn import(
                 report.updated += 1;
             }
             None => {
+                let seq = db::next_seq(&txn).await?;
                 towns::ActiveModel {
                     id: Set(landpatrol_sync::TownId::from_code(&f.code).0),
                     code: Set(f.code),
@@ -148,7 +149,8 @@ pub async fn import(
                     max_lat: Set(bbox[3]),
                     area_m2: Set(area),
                     rev: Set(1),
-                    seq: Set(db::next_seq(&txn).await?),
+                    seq: Set(seq),
+                    created_seq: Set(seq),
                     deleted: Set(false),
                     field_clock: Set(json!({})),
                     created_by: Set(actor),

@@ -7,6 +7,20 @@
 
 use uuid::Uuid;
 
+/// A record id in a path: a UUID or the 16-character WatermelonDB id of a
+/// record made on a phone (the same record either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordId(pub Uuid);
+
+impl<'de> serde::Deserialize<'de> for RecordId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        parse(&s).map(RecordId).ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is neither a UUID nor a 16-character WatermelonDB id"))
+        })
+    }
+}
+
 /// The stored id of a wire id (a UUID, or a WatermelonDB id).
 pub fn parse(id: &str) -> Option<Uuid> {
     if id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -43,5 +57,8 @@ mod tests {
         assert_eq!(wire(v4), v4.to_string());
         assert!(parse("short").is_none());
         assert!(parse("a1B2c3D4e5F6g7H!").is_none());
+        let r: RecordId = serde_json::from_value(serde_json::json!(wm)).unwrap();
+        assert_eq!(r.0, u);
+        assert!(serde_json::from_value::<RecordId>(serde_json::json!("nope")).is_err());
     }
 }
