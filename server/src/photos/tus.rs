@@ -292,6 +292,10 @@ fn busy() -> ApiError {
 
 /// The caller's upload; an expired one is removed and answers `upload_expired`.
 async fn load(state: &AppState, user: &MaybeAuthUser, id: &str) -> ApiResult<uploads::Model> {
+    if id.contains('\0') {
+        // Names no upload (and PostgreSQL could not even compare it).
+        return Err(ApiError::not_found("upload"));
+    }
     let row = uploads::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
