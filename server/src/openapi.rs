@@ -267,7 +267,9 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         description = "Backend and sync service of an offline-first field-inspection system for land-use enforcement \
                        (Baodi District, Tianjin). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}` with the stable \
                        codes listed in `mobile-api-docs/errors.md`. Points are `{lon, lat, crs, accuracy_m}` with crs \
-                       `wgs84`, `gcj02` or `bd09`; stored as WGS-84.",
+                       `wgs84`, `gcj02` or `bd09`; stored as WGS-84. On PostgreSQL, text holding the character U+0000 \
+                       is refused with 422 `validation_failed` (`details.reason`: `nul_character`). A method a path \
+                       does not take answers 405 `method_not_allowed` with `Allow` naming the ones it does.",
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth, &SharedResponses),

@@ -133,6 +133,7 @@ pub async fn add_supply(
         (status = 200, description = "Imported", body = ImportReport),
         (status = 400, description = "`body_incomplete`: the body broke off", body = ErrorBody),
         (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: another import or entry made an approval of the same number meanwhile; nothing was imported", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over 8 MiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not text/csv", body = ErrorBody),
         (status = 422, description = "`validation_failed` with details.errors: nothing was imported", body = ErrorBody)))]

@@ -304,7 +304,7 @@ pub async fn list_devices(db: &DatabaseConnection, user: &AuthUser) -> ApiResult
 #[schema(example = json!({"username": "officer-120115002", "password": "a long passphrase", "role": "town_officer", "town": "120115002", "display_name": "宝平街道 office"}))]
 pub struct NewUser {
     /// 1 to 64 of a-z, A-Z, 0-9, `-`, `_`, `.` (surrounding spaces are trimmed).
-    #[schema(min_length = 1, max_length = 64, pattern = "^\\s*[A-Za-z0-9._-]+\\s*$")]
+    #[schema(pattern = "^\\s*[A-Za-z0-9._-]{1,64}\\s*$")]
     pub username: String,
     /// 8 to 1024 characters.
     #[schema(min_length = 8, max_length = 1024)]

@@ -230,18 +230,24 @@ pub struct CaseFilter {
     /// Town code or id, or `unassigned` for the bureau's queue.
     pub town: Option<String>,
     /// One status or several, comma-separated.
-    #[param(example = "registered,rectifying")]
+    #[param(
+        example = "registered,rectifying",
+        pattern = "^\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*(,\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*)*$"
+    )]
     pub status: Option<String>,
     /// One source or several, comma-separated.
-    #[param(example = "patrol,tip")]
+    #[param(
+        example = "patrol,tip",
+        pattern = "^\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*(,\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*)*$"
+    )]
     pub source: Option<String>,
     /// Only cases past their deadline with work owed (true) or not (false).
     pub overdue: Option<bool>,
     /// `min_lon,min_lat,max_lon,max_lat` in WGS-84.
     #[param(example = "117.2,39.6,117.4,39.8")]
     pub bbox: Option<String>,
-    /// Only the cases of this campaign (id).
-    #[param(value_type = Option<Uuid>)]
+    /// Only the cases of this campaign (id; empty: all).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub campaign: Option<String>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -260,18 +266,24 @@ pub struct CaseExportFilter {
     /// Town code or id, or `unassigned` for the bureau's queue.
     pub town: Option<String>,
     /// One status or several, comma-separated.
-    #[param(example = "registered,rectifying")]
+    #[param(
+        example = "registered,rectifying",
+        pattern = "^\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*(,\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*)*$"
+    )]
     pub status: Option<String>,
     /// One source or several, comma-separated.
-    #[param(example = "patrol,tip")]
+    #[param(
+        example = "patrol,tip",
+        pattern = "^\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*(,\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*)*$"
+    )]
     pub source: Option<String>,
     /// Only cases past their deadline with work owed (true) or not (false).
     pub overdue: Option<bool>,
     /// `min_lon,min_lat,max_lon,max_lat` in WGS-84.
     #[param(example = "117.2,39.6,117.4,39.8")]
     pub bbox: Option<String>,
-    /// Only the cases of this campaign (id).
-    #[param(value_type = Option<Uuid>)]
+    /// Only the cases of this campaign (id; empty: all).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub campaign: Option<String>,
     /// Most features (default 50000).
     #[param(minimum = 1, maximum = 50000)]

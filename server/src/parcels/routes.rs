@@ -134,6 +134,7 @@ pub async fn list_disposals(
         (status = 200, body = ParcelImportReport),
         (status = 400, description = "`body_incomplete`: the body broke off", body = ErrorBody),
         (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: another import or entry made a parcel of the same code meanwhile; nothing was imported", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over 8 MiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not text/csv", body = ErrorBody),
         (status = 422, description = "`validation_failed`: details.errors lists {row, field, message}; or details.field header/body (not UTF-8, empty, too many rows)", body = ErrorBody)))]

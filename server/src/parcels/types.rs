@@ -146,7 +146,7 @@ pub struct ParcelPage {
 #[into_params(parameter_in = Query)]
 pub struct ParcelFilter {
     /// One status or several, comma-separated: `active`, `idle`, `disposed`.
-    #[param(example = "idle")]
+    #[param(example = "idle", pattern = "^\\s*(active|idle|disposed)?\\s*(,\\s*(active|idle|disposed)?\\s*)*$")]
     pub status: Option<String>,
     /// A town id or code (within the caller's scope).
     pub town: Option<String>,

@@ -172,7 +172,7 @@ pub struct ProjectQuery {
     /// Page size (default 100), oldest first.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    #[param(value_type = Option<Uuid>)]
+    /// `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub cursor: Option<String>,
 }

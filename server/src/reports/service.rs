@@ -35,8 +35,8 @@ pub const READERS: &[Role] = &[Role::TownOfficer, Role::BureauAdmin, Role::Verif
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    /// Campaign id; left out: the campaign covering `as_of` (else the latest).
-    #[param(value_type = Option<Uuid>)]
+    /// Campaign id; left out or empty: the campaign covering `as_of` (else the latest).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub campaign: Option<String>,
     /// The day to report on, `YYYY-MM-DD` (Baodi time), not in the future and not before the
     /// campaign starts; left out: today. A past day is reconstructed from the ledger.
@@ -45,8 +45,8 @@ pub struct ReportQuery {
     /// The first day of the period the "in the period" figures count (cases opened, closed
     /// and dismissed; parcels newly idle and disposed; land supplied), `YYYY-MM-DD`, within the
     /// campaign: e.g. the first of the month for the monthly meeting. Left out: the campaign's
-    /// first day. Targets are always judged over the campaign.
-    #[param(value_type = Option<NaiveDate>)]
+    /// first day (also when empty). Targets are always judged over the campaign.
+    #[param(pattern = "^\\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})?\\s*$", example = "2017-06-01")]
     pub from: Option<String>,
     /// One town (id or code); a town officer gets the own town only.
     pub town: Option<String>,
@@ -65,15 +65,15 @@ pub struct ReportQuery {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ReportPathQuery {
-    /// Campaign id; left out: the campaign covering `as_of` (else the latest).
-    #[param(value_type = Option<Uuid>)]
+    /// Campaign id; left out or empty: the campaign covering `as_of` (else the latest).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub campaign: Option<String>,
     /// The day to report on, `YYYY-MM-DD` (Baodi time), not in the future and not before the
     /// campaign starts; left out: today.
     #[param(value_type = Option<NaiveDate>)]
     pub as_of: Option<String>,
-    /// The first day of the period the "in the period" figures count, within the campaign.
-    #[param(value_type = Option<NaiveDate>)]
+    /// The first day of the period the "in the period" figures count, within the campaign (empty: its first day).
+    #[param(pattern = "^\\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})?\\s*$", example = "2017-06-01")]
     pub from: Option<String>,
     /// One town (id or code); a town officer gets the own town only.
     pub town: Option<String>,

@@ -154,7 +154,10 @@ pub struct TipPage {
 #[into_params(parameter_in = Query)]
 pub struct TipFilter {
     /// One status or several, comma-separated: `received`, `case_created`, `merged`, `rejected`.
-    #[param(example = "received")]
+    #[param(
+        example = "received",
+        pattern = "^\\s*(received|case_created|merged|rejected)?\\s*(,\\s*(received|case_created|merged|rejected)?\\s*)*$"
+    )]
     pub status: Option<String>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 500)]
