@@ -6,7 +6,7 @@
 //! an operation gives because of what it is made of, as the extractors and
 //! error mapping in `error.rs` and `startup.rs` produce them: a bearer token
 //! (401), a JSON body (400 `invalid_json`, 413, 415), a UUID in the path (400
-//! `invalid_path`), path ids (404), a query string (400 `invalid_query`) and
+//! `invalid_path`), path ids of records it looks up (404), a query string (400 `invalid_query`) and
 //! the database (503 with `Retry-After`).
 
 use landpatrol_sync::ErrorCode;
@@ -131,6 +131,10 @@ impl Modify for BearerAuth {
 /// Operations under `/api/v1` that never touch the database (no 503).
 const WITHOUT_DATABASE: &[(&str, &str)] = &[("get", "/api/v1/towns/locate"), ("options", "/api/v1/uploads")];
 
+/// Operations whose path parameter names what the request stores, not a
+/// record it looks up (no 404).
+const STORES_AT_PATH: &[(&str, &str)] = &[("put", "/api/v1/photos/{sha256}")];
+
 /// Adds the answers every operation gives by its make-up (see the module doc).
 /// Open311 (its own error format) and the service endpoints outside `/api/v1`
 /// document their answers themselves.
@@ -173,7 +177,9 @@ impl Modify for SharedResponses {
                 if uuid_path {
                     add(op, &[ErrorCode::InvalidPath], head);
                 }
-                if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
+                if params.iter().any(|p| p.parameter_in == ParameterIn::Path)
+                    && !STORES_AT_PATH.contains(&(method, path.as_str()))
+                {
                     add(op, &[ErrorCode::NotFound], head);
                 }
                 if params.iter().any(|p| p.parameter_in == ParameterIn::Query) {
@@ -368,4 +374,53 @@ pub fn errors_markdown() -> String {
         s.push_str(&format!("| `{}` | {} | {} |\n", c.as_str(), c.http_status(), c.meaning()));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paths whose parameters their owner is moving (the WatermelonDB endpoints).
+    const MOVING: &[&str] = &["/api/v1/sync/watermelon"];
+
+    #[test]
+    fn parameters_are_where_they_are_read() {
+        let doc = ApiDoc::openapi();
+        for (path, item) in doc.paths.paths.clone().iter_mut() {
+            for (method, op) in operations(item) {
+                for p in op.parameters.iter().flatten() {
+                    let in_template = path.contains(&format!("{{{}}}", p.name));
+                    if p.parameter_in == ParameterIn::Path && !MOVING.contains(&path.as_str()) {
+                        assert!(in_template, "{method} {path}: `{}` is no path parameter", p.name);
+                    }
+                    if in_template {
+                        assert!(p.parameter_in == ParameterIn::Path, "{method} {path}: `{}` is in the path", p.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shared_answers_follow_the_make_up() {
+        let doc: serde_json::Value = serde_json::from_str(&document()).unwrap();
+        let op = |path: &str, method: &str| doc["paths"][path][method]["responses"].clone();
+        let cases = op("/api/v1/cases", "post");
+        for status in ["400", "401", "413", "415", "503"] {
+            assert!(cases.get(status).is_some(), "POST /cases documents {status}");
+        }
+        assert!(cases["400"]["description"].as_str().unwrap().contains("`invalid_json`"));
+        let photo = op("/api/v1/photos/{sha256}", "put");
+        assert!(photo.get("404").is_none(), "PUT /photos stores, it looks nothing up");
+        assert!(photo["401"]["description"].as_str().unwrap().contains("`invalid_token`"));
+        assert!(!photo["401"]["description"].as_str().unwrap().contains("`unauthenticated`"), "anonymous allowed");
+        let locate = op("/api/v1/towns/locate", "get");
+        assert!(locate.get("503").is_none(), "locate reads the town index in memory");
+        assert!(locate["400"]["description"].as_str().unwrap().contains("`invalid_query`"));
+        let case = op("/api/v1/cases/{id}", "get");
+        assert!(case["400"]["description"].as_str().unwrap().contains("`invalid_path`"));
+        assert!(case["503"]["headers"].get("Retry-After").is_some());
+        let open311 = op("/open311/v2/requests.{format}", "post");
+        assert!(open311.get("401").is_none() && open311.get("415").is_none(), "Open311 documents its own answers");
+    }
 }
