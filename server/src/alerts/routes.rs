@@ -83,10 +83,11 @@ pub struct StreamQuery {
 /// database) and never holds up anyone else.
 #[utoipa::path(get, path = "/api/v1/alerts/stream", tag = "alerts", security(("bearer" = [])),
     params(StreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last event id received (wins over `last_event_id`)")),
-    responses((status = 200, description = "An endless event stream; each item is one event (see the schema).",
+    responses((status = 200, description = "An endless event stream; each item is one event (see the schema), e.g. \
+        `retry: 3000` `: connected` (blank line) `id: 4711` `event: alert` `data: {\"id\": …, \"event_id\": 4711, \"kind\": \"case_new\", …}` \
+        (blank line) `: heartbeat`.",
         content_type = "text/event-stream", body = inline(crate::openapi::AlertStreamEvent),
-        headers(("Cache-Control" = String, description = "`no-cache`")),
-        example = json!("retry: 3000\n: connected\n\nid: 4711\nevent: alert\ndata: {\"id\":\"01936f5e-8a2b-7c3d-9e4f-5a6b7c8d9e0f\",\"event_id\":4711,\"kind\":\"case_new\",…}\n\n: heartbeat\n\n")),
+        headers(("Cache-Control" = String, description = "`no-cache`"))),
         (status = 400, description = "`invalid_query`: Last-Event-ID or last_event_id is not a number", body = ErrorBody),
         (status = 403, description = "`forbidden`: inspectors and verifiers have no inbox", body = ErrorBody)))]
 pub async fn stream(
