@@ -48,6 +48,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 start_server "$db"
 
@@ -69,7 +70,8 @@ for user in admin officer-120115001; do
   echo "== schemathesis as $user ($db)"
   t0=$(date +%s)
   rc=0
-  SCHEMATHESIS_HOOKS="$here/hooks.py" "$st" --config-file "$here/schemathesis.toml" run \
+  # From the temporary folder, so nothing the tools keep lands in the repository.
+  (cd "$work" && SCHEMATHESIS_HOOKS="$here/hooks.py" "$st" --config-file "$here/schemathesis.toml" run \
     "$LP_BASE_URL/api/v1/openapi.json" \
     --checks "$checks" \
     -H "Authorization: Bearer $token" \
@@ -79,7 +81,7 @@ for user in admin officer-120115001; do
     --request-timeout 30 \
     --generation-database none \
     --report json --report-dir "$report" \
-    --no-color >"$work/st-$user.log" 2>&1 || rc=$?
+    --no-color) >"$work/st-$user.log" 2>&1 || rc=$?
   t1=$(date +%s)
   # The summary block of schemathesis' output, then our own line.
   sed -n '/=== SUMMARY ===/,$p' "$work/st-$user.log"
