@@ -110,8 +110,26 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Whether PostgreSQL refused text it can not hold: a U+0000 character in a
+/// string a client sent (SQLSTATE 22021 `character_not_in_repertoire`, 22P05
+/// `untranslatable_character`). SQLite stores such text.
+fn unstorable_text(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            sea_orm::sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("22021" | "22P05")),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if unstorable_text(&e) {
+            return Self::new(ErrorCode::ValidationFailed, "text may not contain the character U+0000")
+                .with_details(json!({ "reason": "nul_character" }));
+        }
         match e.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
                 Self::new(ErrorCode::DuplicateRecord, "a record with this key already exists")

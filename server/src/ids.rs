@@ -12,6 +12,25 @@ use uuid::Uuid;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordId(pub Uuid);
 
+/// Either form of a record id, as the OpenAPI document describes it.
+pub const RECORD_ID_PATTERN: &str =
+    "^([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[A-Za-z0-9]{16})$";
+
+impl utoipa::PartialSchema for RecordId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(RECORD_ID_PATTERN))
+            .description(Some(
+                "A record id: its UUID, or the 16-character WatermelonDB id of a record made on a phone (the UUID whose 16 bytes are those characters)",
+            ))
+            .examples(["0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RecordId {}
+
 impl<'de> serde::Deserialize<'de> for RecordId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;

@@ -28,7 +28,9 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers.
 #[utoipa::path(get, path = "/readyz", tag = "service",
-    responses((status = 200, body = Health), (status = 503, description = "database unreachable", body = Health)))]
+    responses((status = 200, body = Health),
+        (status = 503, description = "database unreachable", body = Health,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if crate::db::ping(&state.db).await {
         HttpResponse::Ok().json(Health { status: "ready", version: env!("CARGO_PKG_VERSION") })

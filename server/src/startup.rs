@@ -110,12 +110,22 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A 405 in the shared error shape, keeping the `Allow` header (the methods
+/// the resource takes) that actix's resource answer carries.
 fn json_method_not_allowed<B>(res: actix_web::dev::ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if res.headers().contains_key(actix_web::http::header::CONTENT_TYPE) {
+        // Already an answer of ours (an error body with its own headers).
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let allow = res.headers().get(actix_web::http::header::ALLOW).cloned();
     let (req, _) = res.into_parts();
-    let body = actix_web::ResponseError::error_response(&ApiError::new(
+    let mut body = actix_web::ResponseError::error_response(&ApiError::new(
         ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     ));
+    if let Some(allow) = allow {
+        body.headers_mut().insert(actix_web::http::header::ALLOW, allow);
+    }
     Ok(ErrorHandlerResponse::Response(actix_web::dev::ServiceResponse::new(req, body).map_into_right_body()))
 }
 

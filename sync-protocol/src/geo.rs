@@ -46,14 +46,17 @@ impl Crs {
 #[cfg_attr(feature = "openapi", schema(example = json!({"lon": 117.301546, "lat": 39.734765, "crs": "gcj02", "accuracy_m": 8.0})))]
 pub struct GeoPoint {
     /// Longitude in degrees, -180..=180.
+    #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
     pub lon: f64,
     /// Latitude in degrees, -90..=90.
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
     pub lat: f64,
     /// The system the point was measured in; `wgs84` when absent.
     #[serde(default)]
     pub crs: Crs,
     /// Horizontal accuracy reported by the phone, in metres.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub accuracy_m: Option<f64>,
     /// The phone reports the position as mock/simulated; accepted but flagged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

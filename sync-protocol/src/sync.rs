@@ -365,8 +365,9 @@ pub struct PullRequest {
     /// The `cursor` of the last response; `null` on a first sync. Opaque.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// At most this many changes; the server caps it.
+    /// At most this many changes (default 500; at most the server's `sync.max_pull_limit`, 5000 unless configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub limit: Option<u32>,
     /// Only these tables; all in scope when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

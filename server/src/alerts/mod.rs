@@ -43,8 +43,10 @@ pub enum AlertKind {
     /// A public tip located in the town.
     TipReceived,
     /// A case's deadline is 7 days ahead.
+    #[serde(rename = "deadline_7d")]
     Deadline7d,
     /// A case's deadline is 1 day ahead.
+    #[serde(rename = "deadline_1d")]
     Deadline1d,
     /// A case's deadline has passed with work still owed.
     DeadlinePassed,

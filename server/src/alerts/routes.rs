@@ -38,8 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The caller's alerts, newest first: a town officer the town's, the bureau
 /// all (including escalations, which are the bureau's own).
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = [])), params(AlertQuery),
-    responses((status = 200, body = AlertPage), (status = 400, description = "invalid_query", body = ErrorBody),
-              (status = 403, description = "forbidden: inspectors and verifiers have no inbox", body = ErrorBody)))]
+    responses((status = 200, body = AlertPage), (status = 400, description = "`invalid_query`: an unknown kind, a bad limit", body = ErrorBody),
+              (status = 403, description = "`forbidden`: inspectors and verifiers have no inbox", body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<AlertQuery>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state, &user, &q).await?))
 }
@@ -47,7 +47,8 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<Aler
 /// One alert.
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = AlertView), (status = 404, description = "no such alert, or another town's", body = ErrorBody)))]
+    responses((status = 200, body = AlertView), (status = 403, description = "`forbidden`: inspectors and verifiers have no inbox", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such alert, or another town's", body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get(&state, &user, *id).await?))
 }
@@ -57,7 +58,8 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>
 /// never escalated.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "alerts", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = AlertView), (status = 404, description = "no such alert, or another town's", body = ErrorBody)))]
+    responses((status = 200, body = AlertView), (status = 403, description = "`forbidden`: inspectors and verifiers have no inbox", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such alert, or another town's", body = ErrorBody)))]
 pub async fn ack(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::ack(&state, &user, *id).await?))
 }
@@ -80,12 +82,14 @@ pub struct StreamQuery {
 /// client falls behind on its own (it re-reads what it missed from the
 /// database) and never holds up anyone else.
 #[utoipa::path(get, path = "/api/v1/alerts/stream", tag = "alerts", security(("bearer" = [])),
-    params(StreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last event id received")),
-    responses((status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String,
-        example = json!("retry: 3000\n\nid: 4711\nevent: alert\ndata: {\"id\":\"01936f5e-8a2b-7c3d-9e4f-5a6b7c8d9e0f\",\"event_id\":4711,\"kind\":\"case_new\",…}\n\n: heartbeat\n\n")),
-        (status = 401, description = "unauthenticated / invalid_token", body = ErrorBody),
-        (status = 403, description = "forbidden", body = ErrorBody),
-        (status = 400, description = "invalid_query: Last-Event-ID is not a number", body = ErrorBody)))]
+    params(StreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last event id received (wins over `last_event_id`)")),
+    responses((status = 200, description = "An endless event stream; each item is one event (see the schema), e.g. \
+        `retry: 3000` `: connected` (blank line) `id: 4711` `event: alert` `data: {\"id\": …, \"event_id\": 4711, \"kind\": \"case_new\", …}` \
+        (blank line) `: heartbeat`.",
+        content_type = "text/event-stream", body = inline(crate::openapi::AlertStreamEvent),
+        headers(("Cache-Control" = String, description = "`no-cache`"))),
+        (status = 400, description = "`invalid_query`: Last-Event-ID or last_event_id is not a number", body = ErrorBody),
+        (status = 403, description = "`forbidden`: inspectors and verifiers have no inbox", body = ErrorBody)))]
 pub async fn stream(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -211,8 +215,9 @@ impl Live {
 /// `X-Landpatrol-Delivery: <delivery id>`; any 2xx answer is success,
 /// anything else is retried with backoff for up to `alerts.retry_window_secs`.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = NewWebhook,
-    responses((status = 201, body = WebhookView), (status = 403, description = "forbidden / out_of_scope", body = ErrorBody),
-              (status = 422, description = "webhook_url_invalid / validation_failed / unknown_town", body = ErrorBody)))]
+    responses((status = 201, body = WebhookView),
+              (status = 403, description = "`forbidden`: inspectors and verifiers; `out_of_scope`: another town", body = ErrorBody),
+              (status = 422, description = "`webhook_url_invalid` / `validation_failed` (secret, description) / `unknown_town`", body = ErrorBody)))]
 pub async fn create_webhook(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -223,14 +228,16 @@ pub async fn create_webhook(
 
 /// The webhooks the caller manages (secrets are not shown).
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
-    responses((status = 200, body = [WebhookView]), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [WebhookView]), (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody)))]
 pub async fn list_webhooks(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(webhooks::list(&state, &user).await?))
 }
 
 /// One webhook.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody)))]
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = WebhookView), (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such webhook, or another town's", body = ErrorBody)))]
 pub async fn get_webhook(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(webhooks::get(&state, &user, *id).await?))
 }
@@ -239,7 +246,9 @@ pub async fn get_webhook(state: web::Data<AppState>, user: AuthUser, id: web::Pa
 /// deliveries wait), description, or a new secret.
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = WebhookPatch,
-    responses((status = 200, body = WebhookView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = WebhookView), (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such webhook, or another town's", body = ErrorBody),
+              (status = 422, description = "`webhook_url_invalid` / `validation_failed` (secret, description)", body = ErrorBody)))]
 pub async fn update_webhook(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -251,7 +260,9 @@ pub async fn update_webhook(
 
 /// Removes a webhook; what was still owed to it is dead-lettered.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Removed"), (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such webhook, or another town's", body = ErrorBody)))]
 pub async fn delete_webhook(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -265,7 +276,9 @@ pub async fn delete_webhook(
 /// (time, HTTP status or error, duration).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path), DeliveryQuery),
-    responses((status = 200, body = [DeliveryView]), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = [DeliveryView]), (status = 400, description = "`invalid_query`: status, limit", body = ErrorBody),
+              (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such webhook, or another town's", body = ErrorBody)))]
 pub async fn webhook_deliveries(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -277,7 +290,8 @@ pub async fn webhook_deliveries(
 
 /// Every webhook's deliveries (bureau only); `?status=dead` is the dead-letter queue.
 #[utoipa::path(get, path = "/api/v1/webhook-deliveries", tag = "webhooks", security(("bearer" = [])), params(DeliveryQuery),
-    responses((status = 200, body = [DeliveryView]), (status = 403, body = ErrorBody), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = [DeliveryView]), (status = 400, description = "`invalid_query`: status, limit", body = ErrorBody),
+              (status = 403, description = "`forbidden`: only the bureau admin", body = ErrorBody)))]
 pub async fn all_deliveries(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -290,7 +304,10 @@ pub async fn all_deliveries(
 /// fresh retry window. A delivery that is not dead is left as it is.
 #[utoipa::path(post, path = "/api/v1/webhook-deliveries/{id}/retry", tag = "webhooks", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 202, description = "queued"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, description = "Queued (a delivery that is not dead is left as it is)"),
+              (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such delivery, or another town's", body = ErrorBody),
+              (status = 422, description = "`validation_failed`: the webhook is paused", body = ErrorBody)))]
 pub async fn retry_delivery(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -92,12 +92,14 @@ pub struct AlertQuery {
     /// Only alerts not yet acknowledged (`true`) or only acknowledged ones (`false`).
     pub unacked: Option<bool>,
     /// Only this kind, e.g. `case_new`.
+    #[param(value_type = Option<crate::alerts::AlertKind>)]
     pub kind: Option<String>,
     /// Only alerts older than this `event_id` (the next page of a newest-first listing).
     pub before: Option<i64>,
     /// Only alerts newer than this `event_id`.
     pub after: Option<i64>,
-    /// Page size, 1 to 500 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

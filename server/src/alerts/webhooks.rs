@@ -24,14 +24,17 @@ pub const MANAGERS: &[Role] = &[Role::TownOfficer, Role::BureauAdmin];
 #[schema(example = json!({"url": "https://zhoukou.example.gov.cn/landpatrol/hook", "town": "120115001",
     "description": "town office duty system"}))]
 pub struct NewWebhook {
-    /// Absolute `http` or `https` URL the alerts are POSTed to.
+    /// Absolute `http` or `https` URL the alerts are POSTed to, without credentials.
+    #[schema(max_length = 2000, example = "https://zhoukou.example.gov.cn/landpatrol/hook")]
     pub url: String,
     /// Town id or code. A town officer may leave it out (their own town);
     /// the bureau leaves it out for a district-wide webhook that receives every alert.
     pub town: Option<String>,
     /// The signing secret, 16 to 200 characters; generated (and shown once) when left out.
+    #[schema(min_length = 16, max_length = 200)]
     pub secret: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: String,
 }
 
@@ -40,10 +43,13 @@ pub struct NewWebhook {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"active": false}))]
 pub struct WebhookPatch {
+    #[schema(max_length = 2000)]
     pub url: Option<String>,
     pub active: Option<bool>,
+    #[schema(max_length = 500)]
     pub description: Option<String>,
-    /// A new signing secret (rotation).
+    /// A new signing secret (rotation), 16 to 200 characters.
+    #[schema(min_length = 16, max_length = 200)]
     pub secret: Option<String>,
 }
 
@@ -270,8 +276,10 @@ pub struct DeliveryView {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// `pending`, `delivered` or `dead`.
+    #[param(schema_with = crate::openapi::delivery_status_schema)]
     pub status: Option<String>,
-    /// Page size, 1 to 500 (default 100), newest first.
+    /// Page size (default 100), newest first.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -24,10 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 201, description = "Registered", body = ApprovalView),
         (status = 200, description = "The same approval was registered before: nothing new was made", body = ApprovalView),
-        (status = 400, description = "invalid_json (also unknown fields, wrong types, NaN)", body = ErrorBody),
-        (status = 403, description = "forbidden (inspectors, verifiers) / out_of_scope (another town)", body = ErrorBody),
-        (status = 409, description = "duplicate_record: the number exists with other content", body = ErrorBody),
-        (status = 422, description = "validation_failed (area not > 0, a future date, a bad number) / unknown_town", body = ErrorBody)))]
+        (status = 400, description = "`invalid_json` (also unknown fields, wrong types, NaN)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (inspectors, verifiers) / `out_of_scope` (another town)", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: the number exists with other content", body = ErrorBody),
+        (status = 422, description = "`validation_failed` (area not > 0, a future date, a bad number) / `unknown_town`", body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -39,9 +39,9 @@ pub async fn create(
 
 /// The approvals in the caller's scope (a town office: its town's), oldest first.
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "land supply", security(("bearer" = [])), params(ApprovalQuery),
-    responses((status = 200, body = ApprovalPage), (status = 400, description = "invalid_query", body = ErrorBody),
-              (status = 403, description = "forbidden (inspectors) / out_of_scope (`town` is another town)", body = ErrorBody),
-              (status = 422, description = "unknown_town", body = ErrorBody)))]
+    responses((status = 200, body = ApprovalPage), (status = 400, description = "`invalid_query`: limit, cursor", body = ErrorBody),
+              (status = 403, description = "`forbidden` (inspectors) / `out_of_scope` (`town` is another town)", body = ErrorBody),
+              (status = 422, description = "`unknown_town`", body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<ApprovalQuery>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state, &user, &q).await?))
 }
@@ -50,7 +50,8 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<Appr
 #[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "land supply", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "approval id")),
     responses((status = 200, body = ApprovalView),
-              (status = 404, description = "not_found: no such approval, or another town's", body = ErrorBody)))]
+              (status = 403, description = "`forbidden`: inspectors", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such approval, or another town's", body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get(&state, &user, *id).await?))
 }
@@ -60,10 +61,10 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>
 #[utoipa::path(patch, path = "/api/v1/approvals/{id}", tag = "land supply", security(("bearer" = [])), request_body = ApprovalPatch,
     params(("id" = Uuid, Path, description = "approval id")),
     responses((status = 200, body = ApprovalView),
-              (status = 400, description = "invalid_json", body = ErrorBody),
-              (status = 403, description = "forbidden", body = ErrorBody),
-              (status = 404, description = "not_found: no such approval, or another town's", body = ErrorBody),
-              (status = 422, description = "validation_failed", body = ErrorBody)))]
+              (status = 400, description = "`invalid_json`", body = ErrorBody),
+              (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such approval, or another town's", body = ErrorBody),
+              (status = 422, description = "`validation_failed`", body = ErrorBody)))]
 pub async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -79,9 +80,9 @@ pub async fn patch(
 #[utoipa::path(delete, path = "/api/v1/approvals/{id}", tag = "land supply", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "approval id")),
     responses((status = 204, description = "Deleted (or deleted already)"),
-              (status = 403, description = "forbidden", body = ErrorBody),
-              (status = 404, description = "not_found: no such approval, or another town's", body = ErrorBody),
-              (status = 422, description = "validation_failed: supplies (land was supplied under it)", body = ErrorBody)))]
+              (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such approval, or another town's", body = ErrorBody),
+              (status = 422, description = "`validation_failed`: supplies (land was supplied under it)", body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     service::delete(&state, &user, *id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -91,7 +92,8 @@ pub async fn delete(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
 #[utoipa::path(get, path = "/api/v1/approvals/{id}/supplies", tag = "land supply", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "approval id")),
     responses((status = 200, body = [SupplyView]),
-              (status = 404, description = "not_found: no such approval, or another town's", body = ErrorBody)))]
+              (status = 403, description = "`forbidden`: inspectors", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such approval, or another town's", body = ErrorBody)))]
 pub async fn list_supplies(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::supplies(&state, &user, *id).await?))
 }
@@ -103,11 +105,11 @@ pub async fn list_supplies(state: web::Data<AppState>, user: AuthUser, id: web::
     responses(
         (status = 201, description = "Recorded", body = SupplyResult),
         (status = 200, description = "A supply with this `id` was recorded before: nothing new was made", body = SupplyResult),
-        (status = 400, description = "invalid_json", body = ErrorBody),
-        (status = 403, description = "forbidden", body = ErrorBody),
-        (status = 404, description = "not_found: no such approval, or another town's", body = ErrorBody),
-        (status = 409, description = "duplicate_record: the `id` was used for another supply", body = ErrorBody),
-        (status = 422, description = "validation_failed: area not > 0 or beyond the approved area, supplied_on before the approval or in the future", body = ErrorBody)))]
+        (status = 400, description = "`invalid_json`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such approval, or another town's", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: the `id` was used for another supply", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: area not > 0 or beyond the approved area, supplied_on before the approval or in the future", body = ErrorBody)))]
 pub async fn add_supply(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -129,10 +131,12 @@ pub async fn add_supply(
         example = json!("code,town,approved_on,approved_area_m2,supplied_area_m2,supplied_on\n津宝批〔2017〕12号,120115001,2017-03-15,20000,8000,2017-06-01\n")),
     responses(
         (status = 200, description = "Imported", body = ImportReport),
-        (status = 403, description = "forbidden", body = ErrorBody),
-        (status = 413, description = "payload_too_large: over 8 MiB", body = ErrorBody),
-        (status = 415, description = "unsupported_media_type: not text/csv", body = ErrorBody),
-        (status = 422, description = "validation_failed with details.errors: nothing was imported", body = ErrorBody)))]
+        (status = 400, description = "`body_incomplete`: the body broke off", body = ErrorBody),
+        (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: another import or entry made an approval of the same number meanwhile; nothing was imported", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over 8 MiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not text/csv", body = ErrorBody),
+        (status = 422, description = "`validation_failed` with details.errors: nothing was imported", body = ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -14,14 +14,17 @@ use crate::towns::TownRef;
     "approved_area_m2": 20000.0, "note": "农用地转用"}))]
 pub struct NewApproval {
     /// The approval document number (批文号), 1 to 100 characters, unique.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub code: String,
     /// Town id or code.
     pub town: String,
     /// Not after today.
     pub approved_on: NaiveDate,
     /// Greater than 0.
+    #[schema(exclusive_minimum = 0, maximum = 1000000000)]
     pub approved_area_m2: f64,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 
@@ -33,7 +36,9 @@ pub struct ApprovalPatch {
     /// Not after today, nor after its first supply.
     pub approved_on: Option<NaiveDate>,
     /// Greater than 0 and not below the area already supplied.
+    #[schema(exclusive_minimum = 0, maximum = 1000000000)]
     pub approved_area_m2: Option<f64>,
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -76,9 +81,11 @@ pub struct ApprovalPage {
 pub struct ApprovalQuery {
     /// Town id or code (a town office: its own).
     pub town: Option<String>,
-    /// Page size, 1 to 500 (default 100), oldest first.
+    /// Page size (default 100), oldest first.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub cursor: Option<String>,
 }
 
@@ -94,8 +101,10 @@ pub struct NewSupply {
     /// Not before the approval, not after today.
     pub supplied_on: NaiveDate,
     /// Greater than 0; the supplies of an approval never exceed its approved area.
+    #[schema(exclusive_minimum = 0, maximum = 1000000000)]
     pub area_m2: f64,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 

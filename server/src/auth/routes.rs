@@ -44,8 +44,8 @@ pub struct RefreshRequest {
 
 /// Logs in with username and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials", body = ErrorBody),
-              (status = 422, description = "unknown_device", body = ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+              (status = 422, description = "`unknown_device`: `device_id` is not registered to this user", body = ErrorBody)))]
 pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
     let pair = service::login(&ctx(&state), &body.username, &body.password, body.device_id).await?;
     Ok(HttpResponse::Ok().json(pair))
@@ -55,14 +55,14 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
 /// presenting a spent one revokes every token of its family.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair),
-              (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ErrorBody)))]
+              (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = ErrorBody)))]
 pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::refresh(&ctx(&state), &body.refresh_token).await?))
 }
 
 /// Ends the session of a refresh token (idempotent).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "session ended")))]
+    responses((status = 204, description = "session ended (also for a token that was not valid)")))]
 pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> ApiResult<HttpResponse> {
     service::logout(&state.db, &body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -70,7 +70,7 @@ pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>)
 
 /// The caller's account.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = UserView), (status = 404, description = "`not_found`: the account is gone", body = ErrorBody)))]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::me(&state.db, &user).await?))
 }
@@ -79,7 +79,8 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
 /// the same device (200) instead of creating another (201).
 #[utoipa::path(post, path = "/api/v1/devices", tag = "auth", security(("bearer" = [])), request_body = NewDevice,
     responses((status = 201, body = DeviceView), (status = 200, description = "already registered", body = DeviceView),
-              (status = 422, body = ErrorBody)))]
+              (status = 409, description = "`duplicate_record`: another user's device has this `device_id`", body = ErrorBody),
+              (status = 422, description = "`validation_failed`: name, platform or app_version empty or too long", body = ErrorBody)))]
 pub async fn register_device(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -98,8 +99,9 @@ pub async fn list_devices(state: web::Data<AppState>, user: AuthUser) -> ApiResu
 
 /// Creates a user (bureau admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "auth", security(("bearer" = [])), request_body = NewUser,
-    responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, description = "username_taken", body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = UserView), (status = 403, description = "`forbidden`: only the bureau admin", body = ErrorBody),
+              (status = 409, description = "`username_taken`", body = ErrorBody),
+              (status = 422, description = "`validation_failed` (username, password, town, patrol_towns) / `unknown_town`", body = ErrorBody)))]
 pub async fn create_user(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -111,7 +113,7 @@ pub async fn create_user(
 
 /// Lists users (bureau admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = [UserView]), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [UserView]), (status = 403, description = "`forbidden`: only the bureau admin", body = ErrorBody)))]
 pub async fn list_users(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     user.require(&[Role::BureauAdmin])?;
     Ok(HttpResponse::Ok().json(service::list_users(&state.db).await?))

@@ -221,8 +221,11 @@ pub async fn logout(db: &DatabaseConnection, presented: &str) -> ApiResult<()> {
 pub struct NewDevice {
     /// A client-made id makes a retried registration return the same device.
     pub device_id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(min_length = 1, max_length = 50)]
     pub platform: String,
+    #[schema(min_length = 1, max_length = 50)]
     pub app_version: String,
 }
 
@@ -300,7 +303,11 @@ pub async fn list_devices(db: &DatabaseConnection, user: &AuthUser) -> ApiResult
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"username": "officer-120115002", "password": "a long passphrase", "role": "town_officer", "town": "120115002", "display_name": "宝平街道 office"}))]
 pub struct NewUser {
+    /// 1 to 64 of a-z, A-Z, 0-9, `-`, `_`, `.` (surrounding spaces are trimmed).
+    #[schema(pattern = "^\\s*[A-Za-z0-9._-]{1,64}\\s*$")]
     pub username: String,
+    /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     pub role: Role,
     /// Town code or id; required for a town officer.

@@ -44,15 +44,19 @@ pub struct CampaignView {
     "satellite_deadline": "2017-05-31", "legacy_deadline": "2017-08-15", "idle_land_deadline": "2017-10-31", "patrol_days": 7, "tip_days": 15}))]
 pub struct NewCampaign {
     pub id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
     pub satellite_deadline: NaiveDate,
     pub legacy_deadline: NaiveDate,
     pub idle_land_deadline: NaiveDate,
+    #[schema(minimum = 1, maximum = 365)]
     pub patrol_days: Option<i32>,
+    #[schema(minimum = 1, maximum = 365)]
     pub tip_days: Option<i32>,
     /// The targets; left out: the standard targets of the 2017 plan.
+    #[schema(max_items = 50)]
     pub targets: Option<Vec<targets::Target>>,
 }
 

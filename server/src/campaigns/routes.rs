@@ -14,7 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Lists campaigns, newest first.
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", security(("bearer" = [])),
-    responses((status = 200, body = [CampaignView]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [CampaignView])))]
 pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(super::list(&state.db).await?))
 }
@@ -22,7 +22,8 @@ pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> ApiResult<Http
 /// Creates a campaign (bureau admin). Deadlines of new cases come from the
 /// campaign covering their discovery date.
 #[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", security(("bearer" = [])), request_body = NewCampaign,
-    responses((status = 201, body = CampaignView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CampaignView), (status = 403, description = "`forbidden`: only the bureau admin", body = ErrorBody),
+              (status = 422, description = "`validation_failed`: name, ends_on before starts_on, patrol_days / tip_days, targets", body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -29,19 +29,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Lists the cases in the caller's scope (a town officer: the town's; the
 /// bureau: all, including the unassigned queue), filtered and paged.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(CaseFilter),
-    responses((status = 200, body = CasePage), (status = 400, description = "invalid_query", body = ErrorBody),
-              (status = 403, description = "out_of_scope: another town", body = ErrorBody)))]
+    responses((status = 200, body = CasePage),
+              (status = 400, description = "`invalid_query`: a bad limit, status, source, bbox, campaign or cursor", body = ErrorBody),
+              (status = 403, description = "`out_of_scope`: `town` is another town, or `unassigned` asked by a town officer or patrol inspector", body = ErrorBody),
+              (status = 422, description = "`unknown_town` (`town`), `coordinate_out_of_range` (`bbox`)", body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<CaseFilter>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state, &user, &q, 500).await?))
 }
 
 /// The cases in scope as a GeoJSON FeatureCollection (for QGIS): the patch
 /// polygon where there is one, else the point; same filters as `GET /cases`.
-#[utoipa::path(get, path = "/api/v1/cases.geojson", tag = "cases", security(("bearer" = [])), params(CaseFilter),
+#[utoipa::path(get, path = "/api/v1/cases.geojson", tag = "cases", security(("bearer" = [])), params(CaseExportFilter),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object,
         example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0",
             "geometry": {"type": "Point", "coordinates": [117.295129, 39.733503]}, "properties": {"case_number": "BD-2017-00001", "status": "registered", "town_code": "120115001"}}]})),
-        (status = 400, body = ErrorBody)))]
+        (status = 400, description = "`invalid_query`: a bad limit, status, source, bbox, campaign or cursor", body = ErrorBody),
+        (status = 403, description = "`out_of_scope`: `town` is another town", body = ErrorBody),
+        (status = 422, description = "`unknown_town` (`town`), `coordinate_out_of_range` (`bbox`)", body = ErrorBody)))]
 pub async fn geojson(state: web::Data<AppState>, user: AuthUser, q: web::Query<CaseFilter>) -> ApiResult<HttpResponse> {
     let doc = service::geojson(&state, &user, &q).await?;
     Ok(HttpResponse::Ok().content_type("application/geo+json").json(doc))
@@ -53,8 +57,9 @@ pub async fn geojson(state: web::Data<AppState>, user: AuthUser, q: web::Query<C
 /// the same `id` returns the case already made (200).
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = NewCase,
     responses((status = 201, body = CaseView), (status = 200, description = "retry of an earlier create", body = CaseView),
-              (status = 400, description = "invalid_json", body = ErrorBody), (status = 403, description = "forbidden / out_of_scope", body = ErrorBody),
-              (status = 422, description = "coordinate_out_of_range / validation_failed / invalid_geometry", body = ErrorBody)))]
+              (status = 403, description = "`forbidden`: the role may not enter cases of this source (verifiers none, inspectors only `patrol`, town officers not `satellite`); `out_of_scope`: a town officer's case outside the own town", body = ErrorBody),
+              (status = 409, description = "`duplicate_record`: another user's case has this `id`", body = ErrorBody),
+              (status = 422, description = "`coordinate_out_of_range`, `invalid_geometry` (polygon), `validation_failed` (lengths, photos), `no_active_campaign`", body = ErrorBody)))]
 pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewCase>) -> ApiResult<HttpResponse> {
     let (created, case) = service::create(&state, &user, body.into_inner()).await?;
     Ok(crate::error::created_or_ok(created, &case))
@@ -62,17 +67,19 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
 
 /// One case with its ledger.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
-    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
-    responses((status = 200, body = CaseDetail), (status = 404, description = "not_found (also another town's case)", body = ErrorBody)))]
+    params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
+    responses((status = 200, body = CaseDetail), (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<RecordId>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get(&state, &user, id.0).await?))
 }
 
 /// Changes some fields of a case (not its status: see transitions).
 #[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])), request_body = CasePatch,
-    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
-    responses((status = 200, body = CaseView), (status = 404, body = ErrorBody), (status = 409, description = "stale_revision", body = ErrorBody),
-              (status = 422, description = "immutable_field / status_via_transition / validation_failed", body = ErrorBody)))]
+    params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
+    responses((status = 200, body = CaseView), (status = 403, description = "`forbidden`: verifiers", body = ErrorBody),
+              (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody),
+              (status = 409, description = "`stale_revision`", body = ErrorBody),
+              (status = 422, description = "`immutable_field` / `status_via_transition` / `validation_failed` / `coordinate_out_of_range` / `invalid_geometry`", body = ErrorBody)))]
 pub async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -84,18 +91,18 @@ pub async fn patch(
 
 /// The ledger of a case: every change, who, when, from which device, before and after.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/history", tag = "cases", security(("bearer" = [])),
-    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
-    responses((status = 200, body = [HistoryEntry]), (status = 404, body = ErrorBody)))]
+    params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
+    responses((status = 200, body = [HistoryEntry]), (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody)))]
 pub async fn history(state: web::Data<AppState>, user: AuthUser, id: web::Path<RecordId>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::history(&state, &user, id.0).await?))
 }
 
 /// Moves a case through its lifecycle, as the lifecycle table allows for the caller's role.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/transitions", tag = "cases", security(("bearer" = [])), request_body = TransitionRequest,
-    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
-    responses((status = 200, body = CaseView), (status = 403, description = "transition_forbidden", body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, description = "transition_conflict", body = ErrorBody),
-              (status = 422, description = "invalid_transition / site_check_required / forced_demolition_unprepared / reason_required", body = ErrorBody)))]
+    params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
+    responses((status = 200, body = CaseView), (status = 403, description = "`transition_forbidden`", body = ErrorBody),
+              (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody), (status = 409, description = "`transition_conflict`", body = ErrorBody),
+              (status = 422, description = "`invalid_transition` / `site_check_required` / `forced_demolition_unprepared` / `reason_required` / `validation_failed`", body = ErrorBody)))]
 pub async fn transition(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -108,9 +115,11 @@ pub async fn transition(
 /// Hands a case to another town (a town officer hands over their own case;
 /// the bureau moves any, also to the unassigned queue).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/reassign", tag = "cases", security(("bearer" = [])), request_body = ReassignRequest,
-    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
-    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 422, description = "unknown_town / reason_required", body = ErrorBody)))]
+    params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
+    responses((status = 200, body = CaseView),
+              (status = 403, description = "`forbidden`: inspectors and verifiers; a town officer moving a case to the unassigned queue", body = ErrorBody),
+              (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody),
+              (status = 422, description = "`unknown_town` / `reason_required` / `validation_failed`", body = ErrorBody)))]
 pub async fn reassign(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -122,8 +131,8 @@ pub async fn reassign(
 
 /// The inspections recorded on a case.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/inspections", tag = "cases", security(("bearer" = [])),
-    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
-    responses((status = 200, body = [InspectionView]), (status = 404, body = ErrorBody)))]
+    params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
+    responses((status = 200, body = [InspectionView]), (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody)))]
 pub async fn list_inspections(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -135,9 +144,12 @@ pub async fn list_inspections(
 /// Records an inspection (patrol, site check, rectification check, acceptance)
 /// on a case. A site check with result `illegal` lets a satellite lead be registered.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/inspections", tag = "cases", security(("bearer" = [])), request_body = NewInspection,
-    params(("id" = String, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
+    params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 201, body = InspectionView), (status = 200, description = "retry of an earlier request", body = InspectionView),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 403, description = "`forbidden`: an acceptance needs a verifier or the bureau; other kinds an inspector, town officer or the bureau", body = ErrorBody),
+              (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody),
+              (status = 409, description = "`duplicate_record`: the `id` names another inspection", body = ErrorBody),
+              (status = 422, description = "`validation_failed` (a result the kind does not record, lengths, photos) / `coordinate_out_of_range`", body = ErrorBody)))]
 pub async fn add_inspection(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -150,6 +162,7 @@ pub async fn add_inspection(
 
 /// Options of a patch import.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Source of features without a `source` property (default `satellite`).
     pub source: Option<CaseSource>,
@@ -162,7 +175,8 @@ pub struct ImportQuery {
     request_body(content = Object, description = "GeoJSON FeatureCollection of Polygon/MultiPolygon features",
         example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"patch_id": "WP-2017-001", "description": "新增建设用地"},
             "geometry": {"type": "Polygon", "coordinates": [[[117.2950, 39.7334], [117.2953, 39.7334], [117.2953, 39.7336], [117.2950, 39.7336], [117.2950, 39.7334]]]}}]})),
-    responses((status = 200, body = PatchImportReport), (status = 403, body = ErrorBody), (status = 422, description = "invalid_geometry", body = ErrorBody)))]
+    responses((status = 200, body = PatchImportReport), (status = 403, description = "`forbidden`: only the bureau imports", body = ErrorBody),
+              (status = 422, description = "`invalid_geometry` / `validation_failed` (a feature without `patch_id`)", body = ErrorBody)))]
 pub async fn import_patches(
     state: web::Data<AppState>,
     user: AuthUser,

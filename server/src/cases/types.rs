@@ -112,16 +112,20 @@ pub struct NewCase {
     #[schema(value_type = Option<Object>)]
     pub polygon: Option<Value>,
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub description: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: String,
     pub land_class: Option<LandClass>,
     pub violation_type: Option<ViolationType>,
     /// When it was found; defaults to now.
     pub discovered_at: Option<DateTime<Utc>>,
+    #[schema(max_length = 100)]
     pub external_ref: Option<String>,
     /// SHA-256 hashes (64 hex characters) of photos of the case; the bytes may follow later.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::photos::types::PhotoHash>, max_items = 100)]
     pub photos: Vec<String>,
 }
 
@@ -145,9 +149,11 @@ pub struct TransitionRequest {
     /// The state the caller believes the case is in; a stale one is a `transition_conflict`.
     pub from: CaseStatus,
     pub to: CaseStatus,
+    #[schema(max_length = 4000)]
     pub note: Option<String>,
     /// SHA-256 hashes of evidence photos.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::photos::types::PhotoHash>, max_items = 100)]
     pub photos: Vec<String>,
 }
 
@@ -157,6 +163,8 @@ pub struct TransitionRequest {
 pub struct ReassignRequest {
     /// Town code or id; null moves the case to the bureau's unassigned queue.
     pub town: Option<String>,
+    /// Why (required).
+    #[schema(min_length = 1, max_length = 4000)]
     pub note: String,
 }
 
@@ -192,10 +200,12 @@ pub struct NewInspection {
     pub kind: InspectionKind,
     pub result: Option<InspectionResult>,
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub note: String,
     pub location: Option<GeoPoint>,
     /// SHA-256 hashes (64 hex characters) of photos.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::photos::types::PhotoHash>, max_items = 100)]
     pub photos: Vec<String>,
     pub inspected_at: Option<DateTime<Utc>>,
 }
@@ -220,23 +230,69 @@ pub struct InspectionView {
 
 /// Filters of `GET /cases` and `GET /cases.geojson`.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CaseFilter {
     /// Town code or id, or `unassigned` for the bureau's queue.
     pub town: Option<String>,
     /// One status or several, comma-separated.
+    #[param(
+        example = "registered,rectifying",
+        pattern = "^\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*(,\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*)*$"
+    )]
     pub status: Option<String>,
     /// One source or several, comma-separated.
+    #[param(
+        example = "patrol,tip",
+        pattern = "^\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*(,\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*)*$"
+    )]
     pub source: Option<String>,
     /// Only cases past their deadline with work owed (true) or not (false).
     pub overdue: Option<bool>,
     /// `min_lon,min_lat,max_lon,max_lat` in WGS-84.
+    #[param(example = "117.2,39.6,117.4,39.8")]
     pub bbox: Option<String>,
-    /// Only the cases of this campaign (id).
+    /// Only the cases of this campaign (id; empty: all).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub campaign: Option<String>,
-    /// Page size, 1..=500 (default 50); `GET /cases.geojson` allows up to 50000.
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
+}
+
+/// The filters of `GET /cases.geojson`, as [`CaseFilter`] with up to 50000
+/// features (the document only: the handler reads a [`CaseFilter`]).
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CaseExportFilter {
+    /// Town code or id, or `unassigned` for the bureau's queue.
+    pub town: Option<String>,
+    /// One status or several, comma-separated.
+    #[param(
+        example = "registered,rectifying",
+        pattern = "^\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*(,\\s*(reported|registered|rectifying|rectified|accepted|closed|dismissed)?\\s*)*$"
+    )]
+    pub status: Option<String>,
+    /// One source or several, comma-separated.
+    #[param(
+        example = "patrol,tip",
+        pattern = "^\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*(,\\s*(satellite|legacy|patrol|idle_land|tip)?\\s*)*$"
+    )]
+    pub source: Option<String>,
+    /// Only cases past their deadline with work owed (true) or not (false).
+    pub overdue: Option<bool>,
+    /// `min_lon,min_lat,max_lon,max_lat` in WGS-84.
+    #[param(example = "117.2,39.6,117.4,39.8")]
+    pub bbox: Option<String>,
+    /// Only the cases of this campaign (id; empty: all).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
+    pub campaign: Option<String>,
+    /// Most features (default 50000).
+    #[param(minimum = 1, maximum = 50000)]
+    pub limit: Option<u64>,
 }
 
 /// A page of cases.

@@ -3,6 +3,7 @@
 //! tip (channel `open311`), its status `open`/`closed` follows the tip and
 //! its case.
 
+pub mod docs;
 pub mod format;
 pub mod routes;
 

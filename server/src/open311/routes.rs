@@ -9,6 +9,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::docs::{
+    Discovery as Open311Discovery, ErrorItem as Open311Error, FormatName as Open311Format,
+    RequestCreated as Open311RequestCreated, RequestForm as Open311RequestForm, Service as Open311Service,
+    ServiceDefinition as Open311ServiceDefinition, ServiceRequest as Open311ServiceRequest, Token as Open311Token,
+};
 use super::format::{Format, O311Error, respond};
 use super::{SERVICES, notice, request_view, service, status, submission};
 use crate::db::entities::tips;
@@ -58,12 +63,14 @@ fn base_url(req: &HttpRequest) -> String {
 
 /// The discovery document: where the endpoint is and what it speaks.
 #[utoipa::path(get, path = "/open311/v2/discovery.{format}", tag = "open311",
-    params(("format" = String, Path, description = "`json` or `xml`")),
-    responses((status = 200, description = "GeoReport v2 discovery (JSON object or `<discovery>`)", body = Object,
+    params(("format" = inline(Open311Format), Path, description = "`json` or `xml`; another suffix answers 404")),
+    responses((status = 200, description = "GeoReport v2 discovery (JSON object or `<discovery>`)",
+        content((Open311Discovery = "application/json"), (String = "text/xml")),
         example = json!({"changeset": "2026-11-28T00:00:00Z", "contact": "Baodi District land bureau (宝坻区规划和自然资源局)",
             "key_service": "Ask the bureau for an api_key", "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2",
             "url": "http://127.0.0.1:8080/open311/v2/", "changeset": "2026-11-28T00:00:00Z", "type": "production",
-            "formats": ["text/xml", "application/json"]}]}))))]
+            "formats": ["text/xml", "application/json"]}]})),
+        (status = 404, description = "Another format than json or xml.", body = Vec<Open311Error>)))]
 pub async fn discovery(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     finish((|| {
         let f = format_of(&path)?;
@@ -85,11 +92,14 @@ pub async fn discovery(req: HttpRequest, path: web::Path<String>) -> HttpRespons
 
 /// The services: one per violation type.
 #[utoipa::path(get, path = "/open311/v2/services.{format}", tag = "open311",
-    params(("format" = String, Path, description = "`json` or `xml`"), ("jurisdiction_id" = Option<String>, Query, description = "accepted and ignored")),
-    responses((status = 200, description = "List of services (`<services><service>…`)", body = Object,
+    params(("format" = inline(Open311Format), Path, description = "`json` or `xml`; another suffix answers 404"),
+        ("jurisdiction_id" = Option<String>, Query, description = "accepted and ignored")),
+    responses((status = 200, description = "List of services (`<services><service>…`)",
+        content((Vec<Open311Service> = "application/json"), (String = "text/xml")),
         example = json!([{"service_code": "farmland_occupation", "service_name": "Farmland occupation (非法占用耕地)",
             "description": "Cultivated land used for building, storage, parking or other non-farm use.", "metadata": true,
-            "type": "realtime", "keywords": "farmland,cultivated land,耕地,占用耕地", "group": "land_use"}]))))]
+            "type": "realtime", "keywords": "farmland,cultivated land,耕地,占用耕地", "group": "land_use"}])),
+        (status = 404, description = "Another format than json or xml.", body = Vec<Open311Error>)))]
 pub async fn services(path: web::Path<String>) -> HttpResponse {
     finish((|| {
         let f = format_of(&path)?;
@@ -100,12 +110,14 @@ pub async fn services(path: web::Path<String>) -> HttpResponse {
 
 /// A service's definition: the attributes a request may answer.
 #[utoipa::path(get, path = "/open311/v2/services/{service_code}.{format}", tag = "open311",
-    params(("service_code" = String, Path), ("format" = String, Path, description = "`json` or `xml`")),
-    responses((status = 200, description = "Service definition (`<service_definition>`)", body = Object,
+    params(("service_code" = String, Path), ("format" = inline(Open311Format), Path, description = "`json` or `xml`; another suffix answers 404")),
+    responses((status = 200, description = "Service definition (`<service_definition>`)",
+        content((Open311ServiceDefinition = "application/json"), (String = "text/xml")),
         example = json!({"service_code": "farmland_occupation", "attributes": [{"variable": true, "code": "area_m2", "datatype": "number",
             "required": false, "datatype_description": "a number of square metres, 0 or more", "order": 1,
             "description": "Approximate area affected, in square metres (面积，平方米)"}]})),
-        (status = 404, description = "Unknown service: `[{\"code\": 404, \"description\": …}]`")))]
+        (status = 404, description = "Unknown service, or another format than json or xml.",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml")))))]
 pub async fn definition(path: web::Path<(String, String)>) -> HttpResponse {
     let (code, raw) = path.into_inner();
     finish((|| {
@@ -121,15 +133,23 @@ pub async fn definition(path: web::Path<(String, String)>) -> HttpResponse {
 /// `phone`, `first_name`, `last_name`, `device_id`, `media_url`. Rate limited
 /// per client address and device like native tips.
 #[utoipa::path(post, path = "/open311/v2/requests.{format}", tag = "open311",
-    params(("format" = String, Path, description = "`json` or `xml`")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        example = "api_key=landpatrol-demo-key&service_code=farmland_occupation&lat=39.733503&long=117.295129&description=...&attribute%5Barea_m2%5D=300"),
+    params(("format" = inline(Open311Format), Path, description = "`json` or `xml`; another suffix answers 404")),
+    request_body(content = Open311RequestForm, content_type = "application/x-www-form-urlencoded",
+        description = "Form-encoded; `attribute[<code>]=<value>` answers the service's attributes"),
     responses(
-        (status = 200, description = "Created (`<service_requests><request>…`); 200 as GeoReport v2 clients expect", body = Object,
+        (status = 200, description = "Created (`<service_requests><request>…`); 200 as GeoReport v2 clients expect",
+            content((Vec<Open311RequestCreated> = "application/json"), (String = "text/xml")),
             example = json!([{"service_request_id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0", "service_notice": "Received. The 海滨街道 office handles reports at this place.", "account_id": null}])),
-        (status = 400, description = "Missing service_code, no location, a bad attribute or value"),
-        (status = 403, description = "Missing or unknown api_key"),
-        (status = 429, description = "Rate limited, with `Retry-After`")))]
+        (status = 400, description = "Not form-encoded, not UTF-8, missing service_code or location, a bad attribute or value, a field too long",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 403, description = "Missing or unknown api_key", content((Vec<Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "Another format than json or xml.", body = Vec<Open311Error>),
+        (status = 413, description = "A form over 64 KiB", content((Vec<Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 429, description = "Rate limited per client address or device",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml")),
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "The database is unreachable; retry later",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml")))))]
 pub async fn create_request(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -188,18 +208,25 @@ fn parse_date(name: &str, v: &str) -> Result<DateTime<Utc>, O311Error> {
 /// `tips.open311_max_window_days` apart; default the last 90 days). Newest
 /// first, at most 1000.
 #[utoipa::path(get, path = "/open311/v2/requests.{format}", tag = "open311",
-    params(("format" = String, Path, description = "`json` or `xml`"),
+    params(("format" = inline(Open311Format), Path, description = "`json` or `xml`; another suffix answers 404"),
         ("service_request_id" = Option<String>, Query, description = "comma-separated ids"),
-        ("service_code" = Option<String>, Query), ("status" = Option<String>, Query, description = "open, closed, or both comma-separated"),
-        ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
-    responses((status = 200, description = "Service requests (`<service_requests><request>…`)", body = Object,
+        ("service_code" = Option<String>, Query, description = "comma-separated service codes"),
+        ("status" = Option<String>, Query, description = "open, closed, or both comma-separated"),
+        ("start_date" = Option<String>, Query, description = "ISO 8601 date-time, or a date (midnight UTC)"),
+        ("end_date" = Option<String>, Query, description = "ISO 8601 date-time, or a date (midnight UTC)")),
+    responses((status = 200, description = "Service requests (`<service_requests><request>…`)",
+        content((Vec<Open311ServiceRequest> = "application/json"), (String = "text/xml")),
         example = json!([{"service_request_id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0", "status": "open",
             "status_notes": "Received; the town office will look into it.", "service_name": "Farmland occupation (非法占用耕地)",
             "service_code": "farmland_occupation", "description": "村东头耕地上正在盖两层砖房", "agency_responsible": "海滨街道",
             "service_notice": "", "requested_datetime": "2017-06-01T08:00:00Z", "updated_datetime": "2017-06-01T08:00:00Z",
             "expected_datetime": null, "address": "北台村东", "address_id": null, "zipcode": null, "lat": 39.733503, "long": 117.295129,
             "media_url": "https://example.org/photo.jpg"}])),
-        (status = 400, description = "A bad date, status or a window over 90 days")))]
+        (status = 400, description = "A malformed query, a bad date or status, start_date after end_date, a window over `tips.open311_max_window_days` (90)",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "Another format than json or xml.", body = Vec<Open311Error>),
+        (status = 503, description = "The database is unreachable; retry later",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml")))))]
 pub async fn list_requests(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let f = match format_of(&path) {
         Ok(f) => f,
@@ -277,8 +304,13 @@ async fn find(state: &AppState, raw: &str) -> Result<crate::db::entities::tips::
 
 /// One service request (a list of one, as the spec has it).
 #[utoipa::path(get, path = "/open311/v2/requests/{service_request_id}.{format}", tag = "open311",
-    params(("service_request_id" = String, Path), ("format" = String, Path, description = "`json` or `xml`")),
-    responses((status = 200, description = "A list with the one request"), (status = 404, description = "No such request")))]
+    params(("service_request_id" = String, Path), ("format" = inline(Open311Format), Path, description = "`json` or `xml`; another suffix answers 404")),
+    responses((status = 200, description = "A list with the one request",
+            content((Vec<Open311ServiceRequest> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such request, or another format than json or xml",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 503, description = "The database is unreachable; retry later",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml")))))]
 pub async fn get_request(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
     let (id, raw) = path.into_inner();
     let f = match format_of(&raw) {
@@ -298,8 +330,13 @@ pub async fn get_request(state: web::Data<AppState>, path: web::Path<(String, St
 /// The request id of a token. Requests get their id at once, so the token
 /// is the id itself.
 #[utoipa::path(get, path = "/open311/v2/tokens/{token}.{format}", tag = "open311",
-    params(("token" = String, Path), ("format" = String, Path, description = "`json` or `xml`")),
-    responses((status = 200, description = "`[{\"service_request_id\", \"token\"}]`"), (status = 404, description = "No such token")))]
+    params(("token" = String, Path), ("format" = inline(Open311Format), Path, description = "`json` or `xml`; another suffix answers 404")),
+    responses((status = 200, description = "`[{\"service_request_id\", \"token\"}]`",
+            content((Vec<Open311Token> = "application/json"), (String = "text/xml"))),
+        (status = 404, description = "No such token, or another format than json or xml",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml"))),
+        (status = 503, description = "The database is unreachable; retry later",
+            content((Vec<Open311Error> = "application/json"), (String = "text/xml")))))]
 pub async fn token(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
     let (token, raw) = path.into_inner();
     let f = match format_of(&raw) {

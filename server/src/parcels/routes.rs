@@ -24,10 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/api/v1/parcels", tag = "parcels", security(("bearer" = [])), request_body = NewParcel,
     responses(
         (status = 201, description = "Created", body = ParcelView),
-        (status = 400, description = "invalid_json (also unknown fields, wrong types, NaN)", body = ErrorBody),
-        (status = 403, description = "forbidden (inspectors, verifiers) / out_of_scope (another town)", body = ErrorBody),
-        (status = 409, description = "duplicate_record: the code exists", body = ErrorBody),
-        (status = 422, description = "validation_failed (details.field: code, holder, area_m2, agreed_start, actual_start, location) / coordinate_out_of_range / invalid_geometry / unknown_town", body = ErrorBody)))]
+        (status = 400, description = "`invalid_json` (also unknown fields, wrong types, NaN)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (inspectors, verifiers) / `out_of_scope` (another town)", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: the code exists", body = ErrorBody),
+        (status = 422, description = "`validation_failed` (details.field: code, holder, area_m2, agreed_start, actual_start, location) / `coordinate_out_of_range` / `invalid_geometry` / `unknown_town`", body = ErrorBody)))]
 pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewParcel>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&state, &user, body.into_inner()).await?))
 }
@@ -35,9 +35,9 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
 /// The parcels in the caller's scope, newest first (inspectors and verifiers read too).
 #[utoipa::path(get, path = "/api/v1/parcels", tag = "parcels", security(("bearer" = [])), params(ParcelFilter),
     responses((status = 200, body = ParcelPage),
-              (status = 400, description = "invalid_query (limit, status, cursor)", body = ErrorBody),
-              (status = 403, description = "out_of_scope: `town` is another town", body = ErrorBody),
-              (status = 422, description = "unknown_town", body = ErrorBody)))]
+              (status = 400, description = "`invalid_query` (limit, status, cursor)", body = ErrorBody),
+              (status = 403, description = "`out_of_scope`: `town` is another town", body = ErrorBody),
+              (status = 422, description = "`unknown_town`", body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<ParcelFilter>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state, &user, &q).await?))
 }
@@ -45,7 +45,7 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<Parc
 /// One parcel; another town's is `404`.
 #[utoipa::path(get, path = "/api/v1/parcels/{id}", tag = "parcels", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "parcel id")),
-    responses((status = 200, body = ParcelView), (status = 404, description = "not_found", body = ErrorBody)))]
+    responses((status = 200, body = ParcelView), (status = 404, description = "`not_found` (also another town's)", body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get(&state, &user, *id).await?))
 }
@@ -55,10 +55,10 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>
     params(("id" = Uuid, Path, description = "parcel id")),
     responses(
         (status = 200, body = ParcelView),
-        (status = 400, description = "invalid_json (also unknown fields)", body = ErrorBody),
-        (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody),
-        (status = 404, description = "not_found (also another town's)", body = ErrorBody),
-        (status = 422, description = "immutable_field (code) / validation_failed", body = ErrorBody)))]
+        (status = 400, description = "`invalid_json` (also unknown fields)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 404, description = "`not_found` (also another town's)", body = ErrorBody),
+        (status = 422, description = "`immutable_field` (code) / `validation_failed`", body = ErrorBody)))]
 pub async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -76,9 +76,9 @@ pub async fn patch(
     params(("id" = Uuid, Path, description = "parcel id")),
     responses(
         (status = 204, description = "Deleted (or deleted already)"),
-        (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody),
-        (status = 404, description = "not_found (also another town's)", body = ErrorBody),
-        (status = 422, description = "validation_failed: status (the parcel is idle or disposed)", body = ErrorBody)))]
+        (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 404, description = "`not_found` (also another town's)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: status (the parcel is idle or disposed)", body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     service::delete(&state, &user, *id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -94,11 +94,11 @@ pub async fn delete(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
     responses(
         (status = 201, body = DisposalRecorded),
         (status = 200, description = "a retry of a disposal recorded under the same id", body = DisposalRecorded),
-        (status = 409, description = "duplicate_record: the id names another disposal", body = ErrorBody),
-        (status = 400, description = "invalid_json", body = ErrorBody),
-        (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody),
-        (status = 404, description = "not_found (also another town's)", body = ErrorBody),
-        (status = 422, description = "validation_failed: disposed_on, fee_fen, note, or status (the parcel is not idle)", body = ErrorBody)))]
+        (status = 409, description = "`duplicate_record`: the id names another disposal", body = ErrorBody),
+        (status = 400, description = "`invalid_json`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 404, description = "`not_found` (also another town's)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: disposed_on, fee_fen, note, or status (the parcel is not idle)", body = ErrorBody)))]
 pub async fn dispose(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -112,7 +112,7 @@ pub async fn dispose(
 /// The disposals of a parcel, oldest first.
 #[utoipa::path(get, path = "/api/v1/parcels/{id}/disposals", tag = "parcels", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "parcel id")),
-    responses((status = 200, body = Vec<DisposalView>), (status = 404, description = "not_found", body = ErrorBody)))]
+    responses((status = 200, body = Vec<DisposalView>), (status = 404, description = "`not_found` (also another town's)", body = ErrorBody)))]
 pub async fn list_disposals(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -132,10 +132,12 @@ pub async fn list_disposals(
         example = "code,holder,area_m2,agreed_start,actual_start,lon,lat,town\n津宝出让(2016)012号,天津宝坻某某置业有限公司,12500.5,2016-03-01,,117.295129,39.733503,120115001\n"),
     responses(
         (status = 200, body = ParcelImportReport),
-        (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody),
-        (status = 413, description = "payload_too_large: over 8 MiB", body = ErrorBody),
-        (status = 415, description = "unsupported_media_type: not text/csv", body = ErrorBody),
-        (status = 422, description = "validation_failed: details.errors lists {row, field, message}; or details.field header/body", body = ErrorBody)))]
+        (status = 400, description = "`body_incomplete`: the body broke off", body = ErrorBody),
+        (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: another import or entry made a parcel of the same code meanwhile; nothing was imported", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over 8 MiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not text/csv", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: details.errors lists {row, field, message}; or details.field header/body (not UTF-8, empty, too many rows)", body = ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
     user: AuthUser,

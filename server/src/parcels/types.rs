@@ -50,15 +50,20 @@ impl DisposalKind {
     "location": {"lon": 117.295129, "lat": 39.733503, "crs": "wgs84"}}))]
 pub struct NewParcel {
     /// Contract or allocation number (出让合同 / 划拨决定书编号), unique, 1 to 100 characters; never changes.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub code: String,
     /// Who holds the land use right, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub holder: String,
     /// Area in square metres, > 0.
+    #[schema(exclusive_minimum = 0, maximum = 1000000000)]
     pub area_m2: f64,
-    /// Agreed construction start, `YYYY-MM-DD`.
+    /// Agreed construction start, `YYYY-MM-DD` (years 1949 to 2200).
+    #[schema(value_type = String, format = Date)]
     pub agreed_start: String,
     /// Actual construction start, `YYYY-MM-DD`; not after today, not more than 5 years before `agreed_start`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub actual_start: Option<String>,
     /// A point of the parcel (any supported `crs`, stored as WGS-84).
     #[serde(default)]
@@ -81,12 +86,16 @@ pub struct ParcelPatch {
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub holder: Option<String>,
     #[serde(default)]
+    #[schema(exclusive_minimum = 0, maximum = 1000000000)]
     pub area_m2: Option<f64>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub agreed_start: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub actual_start: Option<String>,
 }
 
@@ -134,14 +143,18 @@ pub struct ParcelPage {
 
 /// Filters of `GET /parcels`.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ParcelFilter {
     /// One status or several, comma-separated: `active`, `idle`, `disposed`.
+    #[param(example = "idle", pattern = "^\\s*(active|idle|disposed)?\\s*(,\\s*(active|idle|disposed)?\\s*)*$")]
     pub status: Option<String>,
     /// A town id or code (within the caller's scope).
     pub town: Option<String>,
-    /// Page size, 1..=500 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -157,6 +170,7 @@ pub struct NewDisposal {
     pub id: Option<Uuid>,
     pub kind: DisposalKind,
     /// `YYYY-MM-DD`: not after today, not before the parcel's `agreed_start`.
+    #[schema(value_type = String, format = Date)]
     pub disposed_on: String,
     /// The fee in fen (1/100 yuan), > 0; required for `fee_collected`, refused for the other kinds.
     #[serde(default)]

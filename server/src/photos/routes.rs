@@ -32,12 +32,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Whether the photo's bytes are stored: a client asks before sending them.
 #[utoipa::path(head, path = "/api/v1/photos/{sha256}", tag = "photos", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes, 64 lowercase hex characters")),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes, 64 hex characters", pattern = "^[0-9a-fA-F]{64}$")),
     responses(
-        (status = 200, description = "Stored: do not send it again. `Content-Length` is the photo's size."),
+        (status = 200, description = "Stored: do not send it again.",
+            headers(("Landpatrol-Photo-Size" = u64, description = "The photo's size in bytes"))),
         (status = 404, description = "Not stored: send it with `PUT` or a tus upload."),
-        (status = 400, description = "Not a SHA-256 (`invalid_photo_hash`)."),
-        (status = 401, description = "No or bad token.")))]
+        (status = 400, description = "`invalid_photo_hash`: not a SHA-256.")))]
 pub async fn exists(state: web::Data<AppState>, _user: AuthUser, sha: web::Path<String>) -> ApiResult<HttpResponse> {
     let sha = check_hash(&sha)?;
     Ok(match photos::Entity::find_by_id(sha).one(&state.db).await? {
@@ -56,15 +56,20 @@ pub async fn exists(state: web::Data<AppState>, _user: AuthUser, sha: web::Path<
 /// limited per client address (`tips.photo_uploads_per_address_per_hour`,
 /// `429` with `Retry-After`) and answer without EXIF or links.
 #[utoipa::path(put, path = "/api/v1/photos/{sha256}", tag = "photos", security((), ("bearer" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the body, 64 lowercase hex characters")),
-    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The photo's original bytes, unchanged (JPEG, PNG, WebP or HEIC; any Content-Type)."),
+    params(("sha256" = String, Path, description = "SHA-256 of the body, 64 hex characters", pattern = "^[0-9a-fA-F]{64}$")),
+    request_body(description = "The photo's original bytes, unchanged (JPEG, PNG, WebP or HEIC; the Content-Type is not read).",
+        content(
+            (crate::openapi::Bytes = "image/jpeg"), (crate::openapi::Bytes = "image/png"), (crate::openapi::Bytes = "image/webp"),
+            (crate::openapi::Bytes = "image/heic"), (crate::openapi::Bytes = "application/octet-stream"))),
     responses(
         (status = 201, description = "Stored now; thumbnails follow off the request path.", body = PhotoView),
         (status = 200, description = "Already stored (a retry, or another phone sent it): nothing changed.", body = PhotoView),
-        (status = 413, description = "Larger than the limit (`payload_too_large`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 400, description = "`invalid_photo_hash`: not a SHA-256; `body_incomplete`: the body broke off.", body = landpatrol_sync::error::ErrorBody),
+        (status = 413, description = "`payload_too_large`: larger than `photos.max_upload_bytes`.", body = landpatrol_sync::error::ErrorBody),
         (status = 415, description = "Not an accepted image (`photo_unrecognised`, `photo_format_unsupported`).", body = landpatrol_sync::error::ErrorBody),
         (status = 422, description = "`photo_hash_mismatch`, `photo_empty`, `photo_too_large` (decompression bomb), `photo_corrupt`.", body = landpatrol_sync::error::ErrorBody),
-        (status = 429, description = "`rate_limited` (anonymous uploads), with `Retry-After`.", body = landpatrol_sync::error::ErrorBody)))]
+        (status = 429, description = "`rate_limited` (anonymous uploads, per client address).", body = landpatrol_sync::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))))]
 pub async fn put(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
@@ -151,9 +156,10 @@ pub fn too_large(limit: u64) -> ApiError {
 
 /// A photo's facts, EXIF, thumbnail state and evidence checks.
 #[utoipa::path(get, path = "/api/v1/photos/{sha256}", tag = "photos", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the photo")),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo", pattern = "^[0-9a-fA-F]{64}$")),
     responses(
         (status = 200, body = PhotoView),
+        (status = 400, description = "`invalid_photo_hash`: not a SHA-256.", body = landpatrol_sync::error::ErrorBody),
         (status = 404, description = "`photo_not_uploaded` (records may name it, the bytes have not arrived) or `not_found` (out of the caller's scope).", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, user: AuthUser, sha: web::Path<String>) -> ApiResult<HttpResponse> {
     let photo = service::load_visible(&state, &user, &sha).await?;
@@ -164,10 +170,16 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser, sha: web::Path<Stri
 
 /// The original bytes exactly as uploaded (the evidence; EXIF included).
 #[utoipa::path(get, path = "/api/v1/photos/{sha256}/original", tag = "photos", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the photo")),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo", pattern = "^[0-9a-fA-F]{64}$"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy the client has")),
     responses(
-        (status = 200, description = "The bytes; `ETag` is the SHA-256.", content_type = "application/octet-stream"),
-        (status = 404, body = landpatrol_sync::error::ErrorBody)))]
+        (status = 200, description = "The bytes as uploaded, with the photo's media type.",
+            content((crate::openapi::Bytes = "image/jpeg"), (crate::openapi::Bytes = "image/png"), (crate::openapi::Bytes = "image/webp"),
+                (crate::openapi::Bytes = "image/heic")),
+            headers(("ETag" = String, description = "The SHA-256 in quotes"))),
+        (status = 304, description = "`If-None-Match` names this photo: the client's copy is it.", headers(("ETag" = String))),
+        (status = 400, description = "`invalid_photo_hash`: not a SHA-256.", body = landpatrol_sync::error::ErrorBody),
+        (status = 404, description = "`photo_not_uploaded` or `not_found` (out of the caller's scope).", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn original(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -209,19 +221,25 @@ fn not_modified(req: &HttpRequest, etag: &str) -> bool {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ThumbQuery {
     /// 256 or 1024 (the box the thumbnail fits in); 1024 when absent.
+    #[param(schema_with = crate::openapi::thumb_size_schema)]
     pub size: Option<u32>,
 }
 
 /// An upright JPEG thumbnail without any metadata.
 #[utoipa::path(get, path = "/api/v1/photos/{sha256}/thumb", tag = "photos", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the photo"), ThumbQuery),
+    params(("sha256" = String, Path, description = "SHA-256 of the photo", pattern = "^[0-9a-fA-F]{64}$"), ThumbQuery,
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy the client has")),
     responses(
-        (status = 200, description = "JPEG, no EXIF.", content_type = "image/jpeg"),
-        (status = 400, description = "A size other than 256 or 1024 (`invalid_query`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 200, description = "JPEG, no EXIF.", content_type = "image/jpeg", body = inline(crate::openapi::Bytes),
+            headers(("ETag" = String, description = "The SHA-256 and the size, in quotes"))),
+        (status = 304, description = "`If-None-Match` names this thumbnail.", headers(("ETag" = String))),
+        (status = 400, description = "`invalid_query`: a size other than 256 or 1024; `invalid_photo_hash`.", body = landpatrol_sync::error::ErrorBody),
         (status = 404, description = "`thumbnail_unavailable` (HEIC or damaged pixels), `photo_not_uploaded`, `not_found`.", body = landpatrol_sync::error::ErrorBody),
-        (status = 409, description = "`thumbnail_pending`, with `Retry-After`.", body = landpatrol_sync::error::ErrorBody)))]
+        (status = 409, description = "`thumbnail_pending`.", body = landpatrol_sync::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))))]
 pub async fn thumb(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -29,6 +29,8 @@ use crate::state::AppState;
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum,expiration";
 pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+/// The methods of `/uploads/{id}` (its `Allow`).
+pub const UPLOAD_METHODS: &str = "OPTIONS, HEAD, PATCH, DELETE, POST";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -155,7 +157,11 @@ fn expiry(state: &AppState) -> Duration {
 
 /// What the server supports.
 #[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads",
-    responses((status = 204, description = "tus capabilities: `Tus-Version: 1.0.0`, `Tus-Extension: creation,creation-with-upload,termination,checksum,expiration`, `Tus-Max-Size`, `Tus-Checksum-Algorithm: sha1,sha256`.")))]
+    responses((status = 204, description = "tus capabilities.",
+        headers(("Tus-Resumable" = String, description = "`1.0.0`"), ("Tus-Version" = String, description = "`1.0.0`"),
+            ("Tus-Extension" = String, description = "`creation,creation-with-upload,termination,checksum,expiration`"),
+            ("Tus-Max-Size" = u64, description = "The largest upload in bytes (`photos.max_upload_bytes`)"),
+            ("Tus-Checksum-Algorithm" = String, description = "`sha1,sha256`")))))]
 pub async fn options(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::NoContent()
         .insert_header(("Tus-Resumable", TUS_VERSION))
@@ -172,14 +178,27 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
 /// is the first chunk (creation-with-upload).
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security((), ("bearer" = [])),
     params(
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
-        ("Upload-Length" = u64, Header, description = "Total bytes of the photo"),
-        ("Upload-Metadata" = Option<String>, Header, description = "e.g. `sha256 <base64 of the hex SHA-256>,filetype aW1hZ2UvanBlZw==`")),
+        ("Tus-Resumable" = String, Header, description = "The tus version: `1.0.0`", example = "1.0.0", pattern = "^1\\.0\\.0$"),
+        ("Upload-Length" = u64, Header, description = "Total bytes of the photo, at most `Tus-Max-Size`", minimum = 1),
+        ("Upload-Metadata" = Option<String>, Header, max_length = 4096,
+            description = "Comma-separated `key base64value` pairs, e.g. `sha256 <base64 of the hex SHA-256>,filetype aW1hZ2UvanBlZw==`; the key `sha256` is checked when the upload completes"),
+        ("Upload-Checksum" = Option<String>, Header, description = "With a first chunk: `sha256 <base64 digest of the body>` (or sha1)")),
+    request_body(description = "Optional first chunk (creation-with-upload), sent with `Content-Type: application/offset+octet-stream`.",
+        content((crate::openapi::Bytes = "application/offset+octet-stream"))),
     responses(
-        (status = 201, description = "Created: `Location` is the upload's URL, `Upload-Expires` when it lapses, `Upload-Offset` if a first chunk came with it."),
-        (status = 400, description = "`invalid_upload_header`, `invalid_photo_hash`.", body = landpatrol_sync::error::ErrorBody),
-        (status = 412, description = "`tus_version_unsupported`, with `Tus-Version`.", body = landpatrol_sync::error::ErrorBody),
-        (status = 413, description = "`payload_too_large`: Upload-Length beyond `Tus-Max-Size`.", body = landpatrol_sync::error::ErrorBody)))]
+        (status = 201, description = "Created.",
+            headers(("Location" = String, description = "The upload's URL"), ("Tus-Resumable" = String, description = "`1.0.0`"),
+                ("Upload-Expires" = String, description = "When the unfinished upload lapses (HTTP date)"),
+                ("Upload-Offset" = u64, description = "With a first chunk: the bytes stored"))),
+        (status = 400, description = "`invalid_upload_header` (Upload-Length missing or not a number, Upload-Defer-Length, bad Upload-Metadata), `invalid_photo_hash` (metadata sha256), `checksum_algorithm_unsupported`, `body_incomplete`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 412, description = "`tus_version_unsupported`.", body = landpatrol_sync::error::ErrorBody,
+            headers(("Tus-Version" = String, description = "`1.0.0`"))),
+        (status = 413, description = "`payload_too_large`: Upload-Length beyond `Tus-Max-Size`, or a first chunk longer than Upload-Length.", body = landpatrol_sync::error::ErrorBody),
+        (status = 415, description = "A first chunk completing the upload is not an accepted image (`photo_unrecognised`, `photo_format_unsupported`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 422, description = "`photo_empty` (Upload-Length 0); a first chunk completing the upload refused as a photo (`photo_hash_mismatch`, `photo_too_large`, `photo_corrupt`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 429, description = "`rate_limited` (anonymous uploads, per client address).", body = landpatrol_sync::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 460, description = "`checksum_mismatch`: the first chunk does not match Upload-Checksum (the upload is made, empty).", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
@@ -273,6 +292,10 @@ fn busy() -> ApiError {
 
 /// The caller's upload; an expired one is removed and answers `upload_expired`.
 async fn load(state: &AppState, user: &MaybeAuthUser, id: &str) -> ApiResult<uploads::Model> {
+    if id.contains('\0') {
+        // Names no upload (and PostgreSQL could not even compare it).
+        return Err(ApiError::not_found("upload"));
+    }
     let row = uploads::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
@@ -313,11 +336,21 @@ fn progress(row: &uploads::Model, status: StatusCode) -> HttpResponse {
 
 /// Where an upload stands.
 #[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
-    params(("id" = String, Path, description = "The upload id from `Location`"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    params(("id" = String, Path, description = "The upload id from `Location`"),
+        ("Tus-Resumable" = String, Header, description = "The tus version: `1.0.0`", example = "1.0.0", pattern = "^1\\.0\\.0$")),
     responses(
-        (status = 200, description = "`Upload-Offset` (resume from there), `Upload-Length`, `Upload-Metadata`, `Upload-Expires`; once complete also `Landpatrol-Photo-Sha256`."),
-        (status = 404, description = "No such upload (or another user's)."),
-        (status = 410, description = "Expired.")))]
+        (status = 200, description = "Where the upload stands.",
+            headers(("Upload-Offset" = u64, description = "Bytes stored: resume from there"), ("Upload-Length" = u64),
+                ("Upload-Metadata" = String, description = "As sent at creation"), ("Upload-Expires" = String, description = "HTTP date"),
+                ("Tus-Resumable" = String, description = "`1.0.0`"), ("Cache-Control" = String, description = "`no-store`"),
+                ("Landpatrol-Photo-Sha256" = String, description = "Once complete: the photo's SHA-256"),
+                ("Landpatrol-Photo-Location" = String, description = "Once complete: the photo's path"))),
+        (status = 404, description = "`not_found`: no such upload (or another user's)."),
+        (status = 410, description = "`upload_expired`."),
+        (status = 412, description = "`tus_version_unsupported`.", headers(("Tus-Version" = String, description = "`1.0.0`"))),
+        (status = 415, description = "Every byte had arrived and the photo is refused now (`photo_unrecognised`, `photo_format_unsupported`)."),
+        (status = 422, description = "Every byte had arrived and the photo is refused now (`photo_hash_mismatch`, `photo_too_large`, `photo_corrupt`)."),
+        (status = 423, description = "`upload_in_progress`.")))]
 pub async fn head(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
@@ -349,16 +382,25 @@ pub async fn head(
 #[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
     params(
         ("id" = String, Path, description = "The upload id from `Location`"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Tus-Resumable" = String, Header, description = "The tus version: `1.0.0`", example = "1.0.0", pattern = "^1\\.0\\.0$"),
         ("Upload-Offset" = u64, Header, description = "Where these bytes start; must be the upload's offset"),
         ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64 digest of this request's body>` (or sha1)")),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content((crate::openapi::Bytes = "application/offset+octet-stream"))),
     responses(
-        (status = 204, description = "Stored: `Upload-Offset` is the new offset. The last chunk also answers `Landpatrol-Photo-Sha256`."),
+        (status = 204, description = "Stored.",
+            headers(("Upload-Offset" = u64, description = "The new offset"), ("Upload-Expires" = String, description = "HTTP date"),
+                ("Tus-Resumable" = String, description = "`1.0.0`"),
+                ("Landpatrol-Photo-Sha256" = String, description = "With the last chunk: the photo's SHA-256"),
+                ("Landpatrol-Photo-Location" = String, description = "With the last chunk: the photo's path"))),
+        (status = 400, description = "`invalid_upload_header` (Upload-Offset missing or not a number, bad Upload-Checksum), `checksum_algorithm_unsupported`, `body_incomplete` (what arrived is kept, `details.offset`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such upload (or another user's).", body = landpatrol_sync::error::ErrorBody),
         (status = 409, description = "`upload_offset_mismatch`: HEAD and resume.", body = landpatrol_sync::error::ErrorBody),
         (status = 410, description = "`upload_expired`.", body = landpatrol_sync::error::ErrorBody),
-        (status = 415, description = "Content-Type is not application/offset+octet-stream.", body = landpatrol_sync::error::ErrorBody),
-        (status = 422, description = "The finished bytes were refused as a photo (`photo_hash_mismatch`, `photo_too_large`, …); the upload is gone.", body = landpatrol_sync::error::ErrorBody),
+        (status = 412, description = "`tus_version_unsupported`.", body = landpatrol_sync::error::ErrorBody,
+            headers(("Tus-Version" = String, description = "`1.0.0`"))),
+        (status = 413, description = "`payload_too_large`: more bytes than Upload-Length.", body = landpatrol_sync::error::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: Content-Type is not application/offset+octet-stream; or the finished bytes are not an accepted image (`photo_unrecognised`, `photo_format_unsupported`).", body = landpatrol_sync::error::ErrorBody),
+        (status = 422, description = "The finished bytes were refused as a photo (`photo_hash_mismatch`, `photo_too_large`, `photo_corrupt`); the upload is gone.", body = landpatrol_sync::error::ErrorBody),
         (status = 423, description = "`upload_in_progress`: another request is writing.", body = landpatrol_sync::error::ErrorBody),
         (status = 460, description = "`checksum_mismatch`: the chunk was discarded.", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn patch(
@@ -513,13 +555,31 @@ async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Mod
 #[utoipa::path(post, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
     params(
         ("id" = String, Path, description = "The upload id from `Location`"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
-        ("X-HTTP-Method-Override" = String, Header, description = "PATCH, HEAD or DELETE")),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+        ("Tus-Resumable" = String, Header, description = "The tus version: `1.0.0`", example = "1.0.0", pattern = "^1\\.0\\.0$"),
+        ("X-HTTP-Method-Override" = String, Header, pattern = "^(PATCH|HEAD|DELETE|patch|head|delete)$",
+            description = "`PATCH`, `HEAD` or `DELETE`: the request is answered as that method"),
+        ("Upload-Offset" = Option<u64>, Header, description = "As for PATCH"),
+        ("Upload-Checksum" = Option<String>, Header, description = "As for PATCH")),
+    request_body(description = "As for PATCH (with `X-HTTP-Method-Override: PATCH`).",
+        content((crate::openapi::Bytes = "application/offset+octet-stream"))),
     responses(
-        (status = 204, description = "As the overridden PATCH or DELETE."),
-        (status = 200, description = "As the overridden HEAD."),
-        (status = 405, description = "No or another override (`method_not_allowed`).", body = landpatrol_sync::error::ErrorBody)))]
+        (status = 204, description = "As the overridden PATCH or DELETE.",
+            headers(("Upload-Offset" = u64), ("Upload-Expires" = String), ("Tus-Resumable" = String, description = "`1.0.0`"))),
+        (status = 200, description = "As the overridden HEAD.",
+            headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Expires" = String), ("Tus-Resumable" = String, description = "`1.0.0`"))),
+        (status = 400, description = "`invalid_upload_header`: no X-HTTP-Method-Override; and as for PATCH.", body = landpatrol_sync::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such upload (or another user's).", body = landpatrol_sync::error::ErrorBody),
+        (status = 405, description = "`method_not_allowed`: X-HTTP-Method-Override names another method.", body = landpatrol_sync::error::ErrorBody,
+            headers(("Allow" = String, description = "`OPTIONS, HEAD, PATCH, DELETE, POST`"))),
+        (status = 409, description = "`upload_offset_mismatch` (PATCH).", body = landpatrol_sync::error::ErrorBody),
+        (status = 410, description = "`upload_expired`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 412, description = "`tus_version_unsupported`.", body = landpatrol_sync::error::ErrorBody,
+            headers(("Tus-Version" = String, description = "`1.0.0`"))),
+        (status = 413, description = "`payload_too_large` (PATCH).", body = landpatrol_sync::error::ErrorBody),
+        (status = 415, description = "As for PATCH.", body = landpatrol_sync::error::ErrorBody),
+        (status = 422, description = "As for PATCH.", body = landpatrol_sync::error::ErrorBody),
+        (status = 423, description = "`upload_in_progress`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 460, description = "`checksum_mismatch` (PATCH).", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn overridden(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
@@ -531,17 +591,27 @@ pub async fn overridden(
         Some("PATCH") => patch(state, user, req, id, payload).await,
         Some("HEAD") => head(state, user, req, id).await,
         Some("DELETE") => terminate(state, user, req, id).await,
-        _ => tus(Err(ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "POST to an upload needs X-HTTP-Method-Override: PATCH, HEAD or DELETE",
-        ))),
+        None => tus(Err(bad_header("POST to an upload needs X-HTTP-Method-Override: PATCH, HEAD or DELETE"))),
+        Some(_) => {
+            let mut res = tus(Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "X-HTTP-Method-Override names PATCH, HEAD or DELETE",
+            )));
+            res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(UPLOAD_METHODS));
+            res
+        }
     }
 }
 
 /// Abandons an upload and removes its bytes (tus termination).
 #[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", security((), ("bearer" = [])),
-    params(("id" = String, Path, description = "The upload id"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
-    responses((status = 204, description = "Removed."), (status = 404, description = "No such upload.", body = landpatrol_sync::error::ErrorBody),
+    params(("id" = String, Path, description = "The upload id"),
+        ("Tus-Resumable" = String, Header, description = "The tus version: `1.0.0`", example = "1.0.0", pattern = "^1\\.0\\.0$")),
+    responses((status = 204, description = "Removed.", headers(("Tus-Resumable" = String, description = "`1.0.0`"))),
+        (status = 404, description = "`not_found`: no such upload (or another user's).", body = landpatrol_sync::error::ErrorBody),
+        (status = 410, description = "`upload_expired`.", body = landpatrol_sync::error::ErrorBody),
+        (status = 412, description = "`tus_version_unsupported`.", body = landpatrol_sync::error::ErrorBody,
+            headers(("Tus-Version" = String, description = "`1.0.0`"))),
         (status = 423, description = "`upload_in_progress`.", body = landpatrol_sync::error::ErrorBody)))]
 pub async fn terminate(
     state: web::Data<AppState>,

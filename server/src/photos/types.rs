@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// A photo named by the SHA-256 of its bytes: 64 hexadecimal characters
+/// (the document's name for it; the wire value is a plain string).
+#[derive(Clone, Debug, ToSchema)]
+#[schema(value_type = String, pattern = "^[0-9a-fA-F]{64}$",
+    example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+pub struct PhotoHash(pub String);
+
 /// A GPS fix read from EXIF (WGS-84).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct ExifGps {

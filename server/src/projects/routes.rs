@@ -21,9 +21,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), request_body = NewProject,
     responses(
         (status = 201, description = "Registered", body = ProjectView),
-        (status = 400, description = "invalid_json (also unknown fields, wrong types)", body = ErrorBody),
-        (status = 403, description = "forbidden (inspectors, verifiers) / out_of_scope (another town)", body = ErrorBody),
-        (status = 422, description = "validation_failed (planned_end before planned_start, empty name) / unknown_town / coordinate_out_of_range", body = ErrorBody)))]
+        (status = 400, description = "`invalid_json` (also unknown fields, wrong types)", body = ErrorBody),
+        (status = 403, description = "`forbidden` (inspectors, verifiers) / `out_of_scope` (another town)", body = ErrorBody),
+        (status = 422, description = "`validation_failed` (planned_end before planned_start, empty name, a location outside every town without `town`) / `unknown_town` / `coordinate_out_of_range`", body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -35,9 +35,9 @@ pub async fn create(
 /// The projects in the caller's scope, oldest first, each with its steps
 /// and the steps missing as of today.
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), params(ProjectQuery),
-    responses((status = 200, body = ProjectPage), (status = 400, description = "invalid_query", body = ErrorBody),
-              (status = 403, description = "out_of_scope (`town` is another town)", body = ErrorBody),
-              (status = 422, description = "unknown_town", body = ErrorBody)))]
+    responses((status = 200, body = ProjectPage), (status = 400, description = "`invalid_query`: limit, cursor", body = ErrorBody),
+              (status = 403, description = "`out_of_scope` (`town` is another town)", body = ErrorBody),
+              (status = 422, description = "`unknown_town`", body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<ProjectQuery>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state, &user, &q).await?))
 }
@@ -49,7 +49,7 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<Proj
 #[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "project id")),
     responses((status = 200, body = ProjectView),
-              (status = 404, description = "not_found: no such project, or another town's", body = ErrorBody)))]
+              (status = 404, description = "`not_found`: no such project, or another town's", body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get(&state, &user, *id).await?))
 }
@@ -62,11 +62,11 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>
     responses(
         (status = 201, description = "Recorded; the project after it", body = ProjectView),
         (status = 200, description = "The same step was recorded before: nothing new was made", body = ProjectView),
-        (status = 400, description = "invalid_json", body = ErrorBody),
-        (status = 403, description = "forbidden (verifiers)", body = ErrorBody),
-        (status = 404, description = "not_found: no such project, or another town's", body = ErrorBody),
-        (status = 409, description = "duplicate_record: the step is recorded with other content (details.existing)", body = ErrorBody),
-        (status = 422, description = "validation_failed: unknown step, done_on in the future, no person, a bad photo hash", body = ErrorBody)))]
+        (status = 400, description = "`invalid_json`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (verifiers)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such project, or another town's", body = ErrorBody),
+        (status = 409, description = "`duplicate_record`: the step is recorded with other content (details.existing)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: unknown step, done_on in the future, no person, a bad photo hash", body = ErrorBody)))]
 pub async fn record_step(
     state: web::Data<AppState>,
     user: AuthUser,

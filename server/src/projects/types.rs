@@ -72,8 +72,10 @@ impl ProjectStep {
     "location": {"lon": 117.295129, "lat": 39.733503, "crs": "wgs84"}, "planned_start": "2017-04-01", "planned_end": "2017-09-30"}))]
 pub struct NewProject {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub village: String,
     /// Town id or code; when left out, the town containing `location`.
     pub town: Option<String>,
@@ -95,11 +97,14 @@ pub struct NewStep {
     /// Not after today.
     pub done_on: NaiveDate,
     /// Who was in place, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub person: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
     /// SHA-256 hashes of photos (upload them with `PUT /photos/{sha256}`).
     #[serde(default)]
+    #[schema(value_type = Vec<crate::photos::types::PhotoHash>, max_items = 100)]
     pub photos: Vec<String>,
 }
 
@@ -164,8 +169,10 @@ pub struct ProjectPage {
 pub struct ProjectQuery {
     /// Town id or code (a town office: its own).
     pub town: Option<String>,
-    /// Page size, 1 to 500 (default 100), oldest first.
+    /// Page size (default 100), oldest first.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub cursor: Option<String>,
 }

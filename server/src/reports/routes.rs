@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use landpatrol_sync::ErrorCode;
 use landpatrol_sync::error::ErrorBody;
 
-use super::service::{self, ReportQuery};
+use super::service::{self, ReportPathQuery, ReportQuery};
 use super::{ProgressReport, render};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -52,11 +52,13 @@ async fn answer(req: &HttpRequest, state: &AppState, q: &ReportQuery, format: Fo
 /// spreadsheet (UTF-8 with BOM) or a printable page of the same report.
 #[utoipa::path(get, path = "/api/v1/reports/progress", tag = "reports", security(("bearer" = [])), params(ReportQuery),
     responses(
-        (status = 200, body = ProgressReport, description = "JSON; CSV (`text/csv`) or HTML (`text/html`) with `format`"),
-        (status = 400, description = "invalid_query: as_of not a date or in the future, bad format", body = ErrorBody),
-        (status = 403, description = "forbidden (inspectors) / out_of_scope (another town)", body = ErrorBody),
-        (status = 404, description = "unknown_campaign", body = ErrorBody),
-        (status = 422, description = "unknown_town", body = ErrorBody)))]
+        (status = 200, description = "The report: JSON, or CSV (UTF-8 with BOM) / HTML with `format`",
+            content((ProgressReport = "application/json"), (String = "text/csv"), (String = "text/html")),
+            headers(("Cache-Control" = String, description = "`private, no-store`"))),
+        (status = 400, description = "`invalid_query`: as_of / from not a date, as_of in the future or before the campaign, from outside the campaign, a bad campaign id or format", body = ErrorBody),
+        (status = 403, description = "`forbidden` (inspectors) / `out_of_scope` (another town)", body = ErrorBody),
+        (status = 404, description = "`unknown_campaign`", body = ErrorBody),
+        (status = 422, description = "`unknown_town`", body = ErrorBody)))]
 pub async fn progress(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -75,9 +77,12 @@ pub async fn progress(
 }
 
 /// The progress report as JSON.
-#[utoipa::path(get, path = "/api/v1/reports/progress.json", tag = "reports", security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, body = ProgressReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/reports/progress.json", tag = "reports", security(("bearer" = [])), params(ReportPathQuery),
+    responses((status = 200, body = ProgressReport, headers(("Cache-Control" = String, description = "`private, no-store`"))),
+        (status = 400, description = "`invalid_query`: as_of / from not a date, as_of in the future or before the campaign, from outside the campaign, a bad campaign id", body = ErrorBody),
+        (status = 403, description = "`forbidden` (inspectors) / `out_of_scope` (another town)", body = ErrorBody),
+        (status = 404, description = "`unknown_campaign`", body = ErrorBody),
+        (status = 422, description = "`unknown_town`", body = ErrorBody)))]
 pub async fn progress_json(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -88,10 +93,15 @@ pub async fn progress_json(
 
 /// The progress report as CSV: UTF-8 with a byte-order mark (Excel opens the
 /// Chinese headers correctly), CRLF lines, one row per town then the district.
-#[utoipa::path(get, path = "/api/v1/reports/progress.csv", tag = "reports", security(("bearer" = [])), params(ReportQuery),
+#[utoipa::path(get, path = "/api/v1/reports/progress.csv", tag = "reports", security(("bearer" = [])), params(ReportPathQuery),
     responses((status = 200, content_type = "text/csv", body = String,
+        headers(("Cache-Control" = String, description = "`private, no-store`"),
+            ("Content-Disposition" = String, description = "`attachment; filename=\"progress-<as_of>.csv\"`")),
         example = json!("\u{feff}as_of 截至,town_code 街镇代码,town 街镇,cases 案件,open 未办结,…\r\n2017-06-30,120115001,海滨街道,12,5,…\r\n")),
-        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, description = "`invalid_query`: as_of / from not a date, as_of in the future or before the campaign, from outside the campaign, a bad campaign id", body = ErrorBody),
+        (status = 403, description = "`forbidden` (inspectors) / `out_of_scope` (another town)", body = ErrorBody),
+        (status = 404, description = "`unknown_campaign`", body = ErrorBody),
+        (status = 422, description = "`unknown_town`", body = ErrorBody)))]
 pub async fn progress_csv(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -102,9 +112,12 @@ pub async fn progress_csv(
 
 /// The progress report as a printable HTML page (summary and land tables;
 /// per town its targets, overdue cases and projects missing steps).
-#[utoipa::path(get, path = "/api/v1/reports/progress.html", tag = "reports", security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, content_type = "text/html", body = String),
-        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/reports/progress.html", tag = "reports", security(("bearer" = [])), params(ReportPathQuery),
+    responses((status = 200, content_type = "text/html", body = String, headers(("Cache-Control" = String, description = "`private, no-store`"))),
+        (status = 400, description = "`invalid_query`: as_of / from not a date, as_of in the future or before the campaign, from outside the campaign, a bad campaign id", body = ErrorBody),
+        (status = 403, description = "`forbidden` (inspectors) / `out_of_scope` (another town)", body = ErrorBody),
+        (status = 404, description = "`unknown_campaign`", body = ErrorBody),
+        (status = 422, description = "`unknown_town`", body = ErrorBody)))]
 pub async fn progress_html(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -35,21 +35,49 @@ pub const READERS: &[Role] = &[Role::TownOfficer, Role::BureauAdmin, Role::Verif
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    /// Campaign id; left out: the campaign covering `as_of` (else the latest).
+    /// Campaign id; left out or empty: the campaign covering `as_of` (else the latest).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub campaign: Option<String>,
-    /// The day to report on, `YYYY-MM-DD` (Baodi time); left out: today. A past day is reconstructed from the ledger.
+    /// The day to report on, `YYYY-MM-DD` (Baodi time), not in the future and not before the
+    /// campaign starts; left out: today. A past day is reconstructed from the ledger.
+    #[param(value_type = Option<NaiveDate>)]
     pub as_of: Option<String>,
     /// The first day of the period the "in the period" figures count (cases opened, closed
     /// and dismissed; parcels newly idle and disposed; land supplied), `YYYY-MM-DD`, within the
     /// campaign: e.g. the first of the month for the monthly meeting. Left out: the campaign's
-    /// first day. Targets are always judged over the campaign.
+    /// first day (also when empty). Targets are always judged over the campaign.
+    #[param(pattern = "^\\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})?\\s*$", example = "2017-06-01")]
     pub from: Option<String>,
     /// One town (id or code); a town officer gets the own town only.
     pub town: Option<String>,
     /// `json` (default), `csv` or `html` (also chosen by the path suffix).
+    #[param(schema_with = crate::openapi::report_format_schema)]
     pub format: Option<String>,
     /// The access token, for a link a browser opens (a download, the printable page); the
     /// `Authorization` header wins. Such a link is as secret as the token, and as short-lived.
+    pub access_token: Option<String>,
+}
+
+/// The parameters of `/reports/progress.json`, `.csv` and `.html`: those of
+/// [`ReportQuery`] but `format`, which the path gives (the document only: the
+/// handlers read a [`ReportQuery`] and ignore its `format`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ReportPathQuery {
+    /// Campaign id; left out or empty: the campaign covering `as_of` (else the latest).
+    #[param(pattern = "^(|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
+    pub campaign: Option<String>,
+    /// The day to report on, `YYYY-MM-DD` (Baodi time), not in the future and not before the
+    /// campaign starts; left out: today.
+    #[param(value_type = Option<NaiveDate>)]
+    pub as_of: Option<String>,
+    /// The first day of the period the "in the period" figures count, within the campaign (empty: its first day).
+    #[param(pattern = "^\\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})?\\s*$", example = "2017-06-01")]
+    pub from: Option<String>,
+    /// One town (id or code); a town officer gets the own town only.
+    pub town: Option<String>,
+    /// The access token, for a link a browser opens; the `Authorization` header wins.
     pub access_token: Option<String>,
 }
 

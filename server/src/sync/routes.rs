@@ -20,8 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// a stable code; the rest of the batch is unaffected.
 #[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])), request_body = PushRequest,
     responses((status = 200, body = PushResponse),
-              (status = 413, description = "batch_too_large / payload_too_large", body = ErrorBody),
-              (status = 422, description = "unknown_device", body = ErrorBody)))]
+              (status = 413, description = "`batch_too_large`: more ops than `sync.max_batch`", body = ErrorBody),
+              (status = 422, description = "`unknown_device`: not the caller's registered device, or not the device of the session", body = ErrorBody)))]
 pub async fn push(state: web::Data<AppState>, user: AuthUser, body: web::Json<PushRequest>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(super::push::push(&state, &user, body.into_inner()).await?))
 }
@@ -30,7 +30,8 @@ pub async fn push(state: web::Data<AppState>, user: AuthUser, body: web::Json<Pu
 /// start), paged; each record once with its latest state; `evict` when a
 /// record left the caller's scope.
 #[utoipa::path(post, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])), request_body = PullRequest,
-    responses((status = 200, body = PullResponse), (status = 400, description = "invalid_cursor", body = ErrorBody)))]
+    responses((status = 200, body = PullResponse), (status = 400, description = "`invalid_cursor`", body = ErrorBody),
+              (status = 422, description = "`validation_failed`: limit outside 1 to `sync.max_pull_limit`", body = ErrorBody)))]
 pub async fn pull(state: web::Data<AppState>, user: AuthUser, body: web::Json<PullRequest>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(super::pull::pull(&state, &user, body.into_inner()).await?))
 }

@@ -36,18 +36,21 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 /// `status_url` shows how the report stands. An `Idempotency-Key` makes a
 /// resubmission after a lost answer safe: the same key and body answer `200`
 /// with the same tip; the same key with another body is `409`.
-#[utoipa::path(post, path = "/api/v1/tips", tag = "tips", request_body = NewTip,
+#[utoipa::path(post, path = "/api/v1/tips", tag = "tips", security((), ("bearer" = [])), request_body = NewTip,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible ASCII characters, e.g. a UUID made once per tip"),
-        ("X-Device-Id" = Option<String>, Header, description = "A stable id of the reporting app installation (rate limited per device)")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "1 to 200 visible ASCII characters, e.g. a UUID made once per tip"),
+        ("X-Device-Id" = Option<String>, Header, pattern = "^[!-~]{1,100}$",
+            description = "A stable id of the reporting app installation, 1 to 100 visible ASCII characters (rate limited per device)")),
     responses(
         (status = 201, description = "Received", body = TipReceipt),
         (status = 200, description = "A replay of an earlier submission with the same Idempotency-Key and body: nothing new was made", body = TipReceipt),
-        (status = 400, description = "invalid_json (also unknown fields, wrong types)", body = ErrorBody),
-        (status = 409, description = "idempotency_conflict: the key was used for a different tip", body = ErrorBody),
-        (status = 413, description = "payload_too_large: a body over 64 KiB", body = ErrorBody),
-        (status = 422, description = "coordinate_out_of_range / validation_failed (description 1..4000 characters, too many photos, a bad photo hash, a bad header)", body = ErrorBody),
-        (status = 429, description = "rate_limited, with `Retry-After` in seconds", body = ErrorBody)))]
+        (status = 400, description = "`invalid_json` (also unknown fields, wrong types)", body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`: the key was used for a different tip", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 64 KiB", body = ErrorBody),
+        (status = 422, description = "`coordinate_out_of_range` / `validation_failed` (description 1..4000 characters, too many photos, a bad photo hash, a bad header)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` per client address or device", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))))]
 pub async fn submit(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
@@ -75,10 +78,10 @@ pub async fn submit(
 #[utoipa::path(get, path = "/api/v1/tips/{id}", tag = "tips", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "tip id"), ReceiptQuery),
     responses(
-        (status = 200, description = "With a staff login: TipView. With `receipt_token`: the PublicTipView schema (id, status, public_status, case_number, created_at, updated_at, description, location).", body = TipView),
-        (status = 401, description = "invalid_token: a bearer token was sent but is not valid", body = ErrorBody),
-        (status = 403, description = "forbidden: inspectors and verifiers do not handle tips", body = ErrorBody),
-        (status = 404, description = "not_found: no such tip, a wrong receipt token, or another town's tip", body = ErrorBody)))]
+        (status = 200, description = "With `receipt_token` (no login): the reporter's view, nothing private. Without it, with a staff login: everything.",
+            body = inline(crate::openapi::TipAnswer)),
+        (status = 403, description = "`forbidden`: inspectors and verifiers do not handle tips", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such tip, a wrong receipt token, no token and no login, or another town's tip", body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     user: MaybeAuthUser,
@@ -97,8 +100,8 @@ pub async fn get(
 /// The tips in the caller's scope (a town office: its town's; the bureau:
 /// all, including tips outside every town), newest first.
 #[utoipa::path(get, path = "/api/v1/tips", tag = "tips", security(("bearer" = [])), params(TipFilter),
-    responses((status = 200, body = TipPage), (status = 400, description = "invalid_query", body = ErrorBody),
-              (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody)))]
+    responses((status = 200, body = TipPage), (status = 400, description = "`invalid_query`: an unknown status, a bad limit or cursor", body = ErrorBody),
+              (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<TipFilter>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state, &user, &q).await?))
 }
@@ -111,10 +114,10 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<TipF
     params(("id" = Uuid, Path, description = "tip id")),
     responses(
         (status = 200, description = "The tip after the decision", body = TipView),
-        (status = 403, description = "forbidden: inspectors and verifiers", body = ErrorBody),
-        (status = 404, description = "not_found: no such tip or case, or another town's", body = ErrorBody),
-        (status = 409, description = "tip_already_triaged, with details.status and details.case_id", body = ErrorBody),
-        (status = 422, description = "reason_required (reject without note) / validation_failed (merge into a closed case)", body = ErrorBody)))]
+        (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such tip or case, or another town's", body = ErrorBody),
+        (status = 409, description = "`tip_already_triaged`, with details.status and details.case_id", body = ErrorBody),
+        (status = 422, description = "`reason_required` (reject without note) / `validation_failed` (merge into a closed case)", body = ErrorBody)))]
 pub async fn triage(
     state: web::Data<AppState>,
     user: AuthUser,

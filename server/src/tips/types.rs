@@ -13,8 +13,11 @@ use crate::towns::TownRef;
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[schema(max_length = 100)]
     pub name: Option<String>,
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
+    #[schema(max_length = 254)]
     pub email: Option<String>,
 }
 
@@ -29,16 +32,19 @@ pub struct Contact {
 pub struct NewTip {
     /// Where it is; any supported `crs`, stored as WGS-84.
     pub location: GeoPoint,
-    /// What is happening, 1 to 4000 characters.
+    /// What is happening, 1 to 4000 characters (not only spaces).
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub description: String,
     /// Address or landmark in words (at most 500 characters).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     /// What kind of violation the reporter thinks it is.
     #[serde(default)]
     pub violation_type: Option<ViolationType>,
-    /// SHA-256 of photos uploaded before (`PUT /photos/{sha256}` or tus), at most `tips.max_photos`.
+    /// SHA-256 of photos uploaded before (`PUT /photos/{sha256}` or tus), at most `tips.max_photos` (10 unless configured).
     #[serde(default)]
+    #[schema(value_type = Vec<crate::photos::types::PhotoHash>)]
     pub photos: Vec<String>,
     #[serde(default)]
     pub contact: Option<Contact>,
@@ -145,17 +151,25 @@ pub struct TipPage {
 
 /// Filters of `GET /tips`.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TipFilter {
     /// One status or several, comma-separated: `received`, `case_created`, `merged`, `rejected`.
+    #[param(
+        example = "received",
+        pattern = "^\\s*(received|case_created|merged|rejected)?\\s*(,\\s*(received|case_created|merged|rejected)?\\s*)*$"
+    )]
     pub status: Option<String>,
-    /// Page size, 1..=500 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     pub cursor: Option<String>,
 }
 
 /// `GET /tips/{id}` parameters.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReceiptQuery {
     /// The receipt token from the submission; without it a staff login is needed.
     pub receipt_token: Option<String>,

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Lists the towns.
 #[utoipa::path(get, path = "/api/v1/towns", tag = "towns", security(("bearer" = [])),
-    responses((status = 200, body = [TownSummary]), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [TownSummary])))]
 pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state.db).await?))
 }
@@ -29,7 +29,7 @@ pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> ApiResult<Http
 /// One town, by id or official code, with its boundary as GeoJSON.
 #[utoipa::path(get, path = "/api/v1/towns/{id}", tag = "towns", security(("bearer" = [])),
     params(("id" = String, Path, description = "town id (UUID) or official code", example = "120115001")),
-    responses((status = 200, body = TownDetail), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TownDetail), (status = 404, description = "`not_found`", body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, _user: AuthUser, id: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get(&state.db, &id).await?))
 }
@@ -41,7 +41,8 @@ pub async fn get(state: web::Data<AppState>, _user: AuthUser, id: web::Path<Stri
     request_body(content = Object, description = "GeoJSON FeatureCollection",
         example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "120115001", "name": "海滨街道"},
             "geometry": {"type": "Polygon", "coordinates": [[[117.28, 39.72], [117.33, 39.72], [117.33, 39.75], [117.28, 39.75], [117.28, 39.72]]]}}]})),
-    responses((status = 200, body = TownImportReport), (status = 403, body = ErrorBody), (status = 422, description = "invalid_geometry", body = ErrorBody)))]
+    responses((status = 200, body = TownImportReport), (status = 403, description = "`forbidden`: only the bureau admin", body = ErrorBody),
+              (status = 422, description = "`invalid_geometry`: not a FeatureCollection, a feature without code or name, a bad polygon", body = ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -54,12 +55,13 @@ pub async fn import(
 
 /// A point to route.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LocateQuery {
     /// Longitude.
-    #[param(example = 117.301546)]
+    #[param(example = 117.301546, minimum = -180, maximum = 180)]
     pub lon: f64,
     /// Latitude.
-    #[param(example = 39.734765)]
+    #[param(example = 39.734765, minimum = -90, maximum = 90)]
     pub lat: f64,
     /// `wgs84` (default), `gcj02` or `bd09`.
     pub crs: Option<Crs>,
@@ -86,8 +88,9 @@ pub struct LocateResponse {
 
 /// Routes a point to its responsible town (属地).
 #[utoipa::path(get, path = "/api/v1/towns/locate", tag = "towns", security(("bearer" = [])), params(LocateQuery),
-    responses((status = 200, body = LocateResponse), (status = 400, description = "invalid_query", body = ErrorBody),
-              (status = 422, description = "coordinate_out_of_range", body = ErrorBody)))]
+    responses((status = 200, body = LocateResponse),
+              (status = 400, description = "`invalid_query`: lon or lat missing or not a number, an unknown crs", body = ErrorBody),
+              (status = 422, description = "`coordinate_out_of_range`", body = ErrorBody)))]
 pub async fn locate(
     state: web::Data<AppState>,
     _user: AuthUser,

@@ -220,6 +220,10 @@ pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<TownSummary>> {
 
 /// One town by id or code, with its boundary.
 pub async fn get(db: &DatabaseConnection, key: &str) -> ApiResult<TownDetail> {
+    if key.contains('\0') {
+        // Names no town (and PostgreSQL could not even compare it).
+        return Err(ApiError::not_found("town"));
+    }
     let by_id = Uuid::parse_str(key).ok();
     let found = match by_id {
         Some(id) => towns::Entity::find_by_id(id).one(db).await?,
