@@ -178,14 +178,7 @@ async fn created_and_edited_since_the_last_pull_is_created_for_another_device() 
     let (a, _) = app.device_session("officer-120115001").await;
     let (b, _) = app.device_session("officer-120115001").await;
     let ts_b = pull(&app, &b, None).await["timestamp"].as_i64().unwrap();
-    let (status, made) = app
-        .post(
-            "/api/v1/cases",
-            Some(&a),
-            json!({"source": "patrol", "location": {"lon": 117.2953, "lat": 39.7336, "crs": "wgs84"}, "description": "x"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{made}");
+    let made = patrol_case(&app, &a).await;
     let id = made["id"].as_str().unwrap();
     let (status, _) =
         app.patch(&format!("/api/v1/cases/{id}"), Some(&a), json!({"fields": {"address": "北台村"}})).await;
@@ -302,4 +295,62 @@ fn the_guide_prints_the_schema_the_server_declares() {
         committed == fresh,
         "mobile-api-docs/guides/watermelondb.md is stale: run `UPDATE_OPENAPI=1 cargo test -p landpatrol-tests the_guide_prints` or `landpatrol openapi`"
     );
+}
+
+#[tokio::test]
+async fn the_later_edit_wins_and_a_clock_far_ahead_does_not() {
+    let app = TestApp::spawn_demo().await;
+    let (a, _) = app.device_session("officer-120115001").await;
+    let (b, _) = app.device_session("officer-120115001").await;
+    let made = patrol_case(&app, &a).await;
+    let id = made["sync_id"].as_str().unwrap().to_owned();
+    let ts_a = pull(&app, &a, None).await["timestamp"].as_i64().unwrap();
+    let first = pull(&app, &b, None).await;
+    let ts_b = first["timestamp"].as_i64().unwrap();
+    let case = find(&first, "cases", "created", &id).unwrap().clone();
+    let edit = |address: &str, at: i64| {
+        let mut row = case.as_object().unwrap().clone();
+        row.insert("address".into(), json!(address));
+        row.insert("updated_at".into(), json!(at));
+        row.insert("_status".into(), json!("updated"));
+        row.insert("_changed".into(), json!("address,updated_at"));
+        json!({"cases": {"created": [], "updated": [row], "deleted": []}})
+    };
+    let address = || async { app.get(&format!("/api/v1/cases/{id}"), Some(&a)).await.1["address"].clone() };
+
+    // Both edited offline after the case was made, b after a; b syncs first and a's
+    // older edit is kept out.
+    let t = now_ms();
+    push(&app, &b, ts_b, edit("乙", t + 2)).await;
+    let resp = push(&app, &a, ts_a, edit("甲", t + 1)).await;
+    assert_eq!(address().await, "乙");
+    assert_eq!(resp["resent"], 1, "a's phone gets the winning value back: {resp}");
+    let back = pull(&app, &a, Some(ts_a)).await;
+    assert_eq!(find(&back, "cases", "updated", &id).unwrap()["address"], "乙", "{back}");
+
+    // A phone whose clock is a day ahead is taken at the server's time: its edit is
+    // applied, but an edit made after it on a phone with a right clock still wins.
+    let ts_a = back["timestamp"].as_i64().unwrap();
+    push(&app, &a, ts_a, edit("甲, clock a day ahead", now_ms() + 86_400_000)).await;
+    assert_eq!(address().await, "甲, clock a day ahead");
+    let (_, rest) = app.get(&format!("/api/v1/cases/{id}"), Some(&a)).await;
+    let updated =
+        chrono::DateTime::parse_from_rfc3339(rest["updated_at"].as_str().unwrap()).unwrap().timestamp_millis();
+    assert!(updated <= now_ms(), "updated_at is not taken from the future: {rest}");
+    let ts_b = pull(&app, &b, Some(ts_b)).await["timestamp"].as_i64().unwrap();
+    push(&app, &b, ts_b, edit("乙, later, right clock", now_ms() + 1)).await;
+    assert_eq!(address().await, "乙, later, right clock");
+}
+
+/// A patrol case made through REST by `token` at a point of town 120115001.
+async fn patrol_case(app: &TestApp, token: &str) -> Value {
+    let (status, made) = app
+        .post(
+            "/api/v1/cases",
+            Some(token),
+            json!({"source": "patrol", "location": {"lon": 117.2953, "lat": 39.7336, "crs": "wgs84"}, "description": "x"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    made
 }

@@ -27,10 +27,11 @@ function babel() {
     babelrc: false,
     configFile: false,
     only: [APP],
+    cwd: __dirname,
     plugins: [
-      ['@babel/plugin-proposal-decorators', { legacy: true }],
-      ['@babel/plugin-transform-class-properties', { loose: true }],
-      '@babel/plugin-transform-modules-commonjs',
+      [require.resolve('@babel/plugin-proposal-decorators'), { legacy: true }],
+      [require.resolve('@babel/plugin-transform-class-properties'), { loose: true }],
+      require.resolve('@babel/plugin-transform-modules-commonjs'),
     ],
   })
 }

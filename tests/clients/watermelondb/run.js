@@ -281,6 +281,21 @@ async function scopeAndEviction() {
   check('reassigned back: there again', (await o1.find('cases', c.id)) !== null && (await o2.find('cases', c.id)) === null)
 }
 
+async function officerAcknowledges() {
+  console.log('a town officer acknowledges an alert on the phone')
+  const p = await Phone.open(api, `officer-${HAIBIN}`)
+  await p.sync()
+  const alert = (await p.all('alerts')).find((a) => a.ackedAt === null)
+  await alert.acknowledge()
+  await p.sync()
+  const rest = await api.call('GET', `/api/v1/alerts/${alert.id}`, { token: p.token })
+  check('the server recorded who and when', rest.acked_at !== null && rest.acked_by !== null, rest)
+  const now = await p.find('alerts', alert.id)
+  check('the phone shows the server\'s acknowledgement', now.ackedBy === rest.acked_by && now.ackedAt.getTime() === Date.parse(rest.acked_at),
+    now._raw)
+  check('then nothing to do', idle(await p.sync()))
+}
+
 async function schemaMigration() {
   console.log('the app upgrades its schema (a migration sync)')
   const { appSchema, tableSchema } = require('@nozbe/watermelondb')
@@ -323,7 +338,7 @@ async function main() {
   const files = pasteGuide()
   console.log(`pasted from the guide: ${files.join(', ')}`)
   babel()
-  const steps = [firstSyncPerRole, offlineCreation, editsAndDeletes, lostPushAnswer, twoPhonesOneCase, refusedTransition, scopeAndEviction, schemaMigration]
+  const steps = [firstSyncPerRole, offlineCreation, editsAndDeletes, lostPushAnswer, twoPhonesOneCase, refusedTransition, scopeAndEviction, officerAcknowledges, schemaMigration]
   let shared = null
   for (const step of steps) {
     try {
