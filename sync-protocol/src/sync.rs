@@ -281,13 +281,18 @@ pub struct OpResult {
     /// `rejected`: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<OpError>,
-    /// Remarks on an applied op, for example `clock_skew` (its stamp was re-stamped).
+    /// Remarks on an applied op, for example `clock_skew` (its stamp was re-stamped), or on a
+    /// `duplicate`: `out_of_scope` (its case has left the caller's scope; the stored record is withheld).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
 }
 
 /// The flag set on an op whose HLC was too far ahead and was re-stamped by the server.
 pub const FLAG_CLOCK_SKEW: &str = "clock_skew";
+
+/// The flag set on a `duplicate` whose case has left the caller's scope since:
+/// the stored `server_record` / `overridden` values are withheld.
+pub const FLAG_OUT_OF_SCOPE: &str = "out_of_scope";
 
 impl OpResult {
     fn new(op_id: Uuid, status: OpStatus) -> Self {

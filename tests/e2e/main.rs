@@ -14,6 +14,7 @@ mod ops;
 mod parcels;
 mod photos;
 mod projects;
+mod replays;
 mod reports;
 mod routing;
 mod scope;

@@ -55,6 +55,15 @@ impl AuthUser {
         }
     }
 
+    /// Whether the caller sees an inspection or observation of `town` made by
+    /// `creator`, as pull decides it: an inspector their own, others by town.
+    pub fn sees_field_record(&self, town: Option<Uuid>, creator: Option<Uuid>) -> bool {
+        match self.role {
+            Role::Inspector => creator == Some(self.id),
+            _ => self.scope().covers(town),
+        }
+    }
+
     /// Refuses unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {

@@ -54,10 +54,12 @@ pub async fn geojson(state: web::Data<AppState>, user: AuthUser, q: web::Query<C
 /// Enters a case. It is routed to the town containing its point (or holding
 /// most of its polygon), gets its deadline from the campaign and a readable
 /// number. A town officer may only enter cases in the own town. Retrying with
-/// the same `id` returns the case already made (200).
+/// the same `id` returns the case already made (200) while the caller may see
+/// it; once it has left the caller's scope the retry answers `404`.
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = NewCase,
     responses((status = 201, body = CaseView), (status = 200, description = "retry of an earlier create", body = CaseView),
               (status = 403, description = "`forbidden`: the role may not enter cases of this source (verifiers none, inspectors only `patrol`, town officers not `satellite`); `out_of_scope`: a town officer's case outside the own town", body = ErrorBody),
+              (status = 404, description = "`not_found`: a retry of the caller's own create whose case has since left the caller's scope (reassigned to another town) or was deleted; nothing of it is shown", body = ErrorBody),
               (status = 409, description = "`duplicate_record`: another user's case has this `id`", body = ErrorBody),
               (status = 422, description = "`coordinate_out_of_range`, `invalid_geometry` (polygon), `validation_failed` (lengths, photos), `no_active_campaign`", body = ErrorBody)))]
 pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<NewCase>) -> ApiResult<HttpResponse> {
@@ -147,7 +149,7 @@ pub async fn list_inspections(
     params(("id" = RecordId, Path, description = "case id: its UUID, or the 16-character WatermelonDB id of a case made on a phone")),
     responses((status = 201, body = InspectionView), (status = 200, description = "retry of an earlier request", body = InspectionView),
               (status = 403, description = "`forbidden`: an acceptance needs a verifier or the bureau; other kinds an inspector, town officer or the bureau", body = ErrorBody),
-              (status = 404, description = "`not_found` (also another town's case)", body = ErrorBody),
+              (status = 404, description = "`not_found` (also another town's case, and a retry whose inspection the caller no longer sees)", body = ErrorBody),
               (status = 409, description = "`duplicate_record`: the `id` names another inspection", body = ErrorBody),
               (status = 422, description = "`validation_failed` (a result the kind does not record, lengths, photos) / `coordinate_out_of_range`", body = ErrorBody)))]
 pub async fn add_inspection(

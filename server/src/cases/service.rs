@@ -224,7 +224,9 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewCase) -> ApiResul
 }
 
 /// Creates a case inside the caller's transaction; an id the same user made
-/// before returns that case (`false`), another user's id is a duplicate.
+/// before returns that case (`false`) while it is in the caller's scope (once it
+/// has left it, or is deleted, the replay answers `not_found` like any read of
+/// it), another user's id is a duplicate.
 pub async fn create_in(
     conn: &impl ConnectionTrait,
     state: &AppState,
@@ -244,10 +246,13 @@ pub async fn create_in(
     let photos = check_photos(&req.photos)?;
     let id = req.id.unwrap_or_else(Uuid::now_v7);
     if let Some(existing) = cases::Entity::find_by_id(id).one(conn).await? {
-        if existing.created_by == Some(user.id) {
-            return Ok((false, existing));
+        if existing.created_by != Some(user.id) {
+            return Err(ApiError::new(ErrorCode::DuplicateRecord, "a case with this id exists"));
         }
-        return Err(ApiError::new(ErrorCode::DuplicateRecord, "a case with this id exists"));
+        if existing.deleted || !user.scope().covers(existing.town_id) {
+            return Err(ApiError::not_found("case"));
+        }
+        return Ok((false, existing));
     }
     let routed = route(state, &point, polygon.as_ref());
     if user.role == Role::TownOfficer && routed.town != user.town {
@@ -885,6 +890,9 @@ pub async fn record_inspection(
     let id = req.id.unwrap_or_else(Uuid::now_v7);
     if let Some(existing) = inspections::Entity::find_by_id(id).one(txn).await? {
         if existing.inspector_id == user.id && existing.case_id == case_id {
+            if existing.deleted || !user.sees_field_record(existing.town_id, Some(existing.inspector_id)) {
+                return Err(ApiError::not_found("inspection"));
+            }
             return Ok((false, existing));
         }
         return Err(ApiError::new(ErrorCode::DuplicateRecord, "an inspection with this id exists"));

@@ -63,7 +63,7 @@ pub async fn exists(state: web::Data<AppState>, _user: AuthUser, sha: web::Path<
             (crate::openapi::Bytes = "image/heic"), (crate::openapi::Bytes = "application/octet-stream"))),
     responses(
         (status = 201, description = "Stored now; thumbnails follow off the request path.", body = PhotoView),
-        (status = 200, description = "Already stored (a retry, or another phone sent it): nothing changed.", body = PhotoView),
+        (status = 200, description = "Already stored (a retry, or another phone sent it): nothing changed. The body is not read, so a caller who may not see the photo (anonymous, or neither its uploader nor in scope of a record naming it) gets it without EXIF or links.", body = PhotoView),
         (status = 400, description = "`invalid_photo_hash`: not a SHA-256; `body_incomplete`: the body broke off.", body = landpatrol_sync::error::ErrorBody),
         (status = 413, description = "`payload_too_large`: larger than `photos.max_upload_bytes`.", body = landpatrol_sync::error::ErrorBody),
         (status = 415, description = "Not an accepted image (`photo_unrecognised`, `photo_format_unsupported`).", body = landpatrol_sync::error::ErrorBody),
@@ -127,13 +127,18 @@ pub async fn put(
     Ok(crate::error::created_or_ok(created, &view))
 }
 
-/// The photo as the caller may see it: an anonymous uploader learns only
-/// that it is stored (never its EXIF or the records naming it: anyone can
-/// send any hash).
+/// The photo as the caller may see it. A retry answers before the body is
+/// read, so it proves nothing but the hash: an anonymous uploader, or a user
+/// who may not see the photo (not its uploader, no record naming it in scope),
+/// learns only that it is stored, never its EXIF or the records naming it.
 async fn view_for(state: &AppState, user: Option<&AuthUser>, photo: photos::Model) -> ApiResult<PhotoView> {
+    let visible = match user {
+        Some(u) => service::can_view(&state.db, u, &photo).await?,
+        None => false,
+    };
     match user {
-        Some(u) => service::view(state, u, photo).await,
-        None => Ok(PhotoView {
+        Some(u) if visible => service::view(state, u, photo).await,
+        _ => Ok(PhotoView {
             media_type: landpatrol_photo::Format::from_name(&photo.format).media_type().to_owned(),
             sha256: photo.sha256,
             size_bytes: photo.size_bytes,

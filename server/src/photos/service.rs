@@ -256,7 +256,7 @@ pub async fn resume_pending(state: &AppState) -> ApiResult<usize> {
 
 /// Whether the caller may see a photo: the district sees all; others see what
 /// they uploaded and what records in their towns name.
-async fn can_view(conn: &impl ConnectionTrait, user: &AuthUser, photo: &photos::Model) -> ApiResult<bool> {
+pub async fn can_view(conn: &impl ConnectionTrait, user: &AuthUser, photo: &photos::Model) -> ApiResult<bool> {
     if matches!(user.scope(), Scope::District) || photo.uploaded_by == Some(user.id) {
         return Ok(true);
     }

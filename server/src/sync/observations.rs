@@ -196,6 +196,9 @@ pub async fn record(
     let mut model = prepare(state, user, id, &req, stamp)?;
     if let Some(existing) = observations::Entity::find_by_id(id).one(conn).await? {
         if existing.created_by == Some(user.id) {
+            if existing.deleted || !user.sees_field_record(existing.town_id, existing.created_by) {
+                return Err(ApiError::not_found("observation"));
+            }
             return Ok((false, existing));
         }
         return Err(ApiError::new(landpatrol_sync::ErrorCode::DuplicateRecord, "an observation with this id exists"));

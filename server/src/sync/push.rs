@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use landpatrol_sync::merge::{FieldClock, check_patch, merge_patch};
-use landpatrol_sync::sync::{Op, OpKind, OpResult, PushRequest, PushResponse, Table};
+use landpatrol_sync::sync::{FLAG_OUT_OF_SCOPE, Op, OpKind, OpResult, PushRequest, PushResponse, Table};
 use landpatrol_sync::{CaseStatus, ErrorCode, Hlc, Role};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -91,7 +91,8 @@ pub async fn apply_in(
         }
         if let Some(prev) = stored.get(&op.op_id) {
             let result = if prev.device_id == req.device_id {
-                serde_json::from_value::<OpResult>(prev.result.clone()).map_err(ApiError::internal)?.into_duplicate()
+                let stored = serde_json::from_value::<OpResult>(prev.result.clone()).map_err(ApiError::internal)?;
+                replayed(txn, user, op, stored.into_duplicate()).await?
             } else {
                 OpResult::rejected(op.op_id, ErrorCode::DuplicateRecord, "this op_id belongs to another device")
             };
@@ -216,6 +217,33 @@ async fn existing_observations(txn: &DatabaseTransaction, ops: &[Op]) -> ApiResu
         }
     }
     Ok(found)
+}
+
+/// A stored result shown again. A conflict's `server_record` and a merge's
+/// `overridden` values are the case as it was; they are shown only while the
+/// caller still sees the case, and otherwise withheld with the `out_of_scope` flag.
+async fn replayed(txn: &DatabaseTransaction, user: &AuthUser, op: &Op, result: OpResult) -> ApiResult<OpResult> {
+    if result.server_record.is_none() && result.overridden.is_none() {
+        return Ok(result);
+    }
+    let target = match &op.kind {
+        OpKind::Create { table, id, .. }
+        | OpKind::Update { table, id, .. }
+        | OpKind::Transition { table, id, .. }
+        | OpKind::Delete { table, id } => Some((table.as_str(), id.as_str())),
+        _ => None,
+    };
+    let case_id = target.filter(|(t, _)| *t == Table::Cases.as_str()).and_then(|(_, id)| crate::ids::parse(id));
+    let visible = match case_id {
+        Some(id) => {
+            cases::Entity::find_by_id(id).one(txn).await?.is_some_and(|c| !c.deleted && user.scope().covers(c.town_id))
+        }
+        None => false,
+    };
+    if visible {
+        return Ok(result);
+    }
+    Ok(OpResult { server_record: None, overridden: None, ..result }.with_flag(FLAG_OUT_OF_SCOPE))
 }
 
 /// The fast path of a plain observation create (no case link, no proposed

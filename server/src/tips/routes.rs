@@ -46,7 +46,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 201, description = "Received", body = TipReceipt),
         (status = 200, description = "A replay of an earlier submission with the same Idempotency-Key and body: nothing new was made", body = TipReceipt),
         (status = 400, description = "`invalid_json` (also unknown fields, wrong types)", body = ErrorBody),
-        (status = 409, description = "`idempotency_conflict`: the key was used for a different tip", body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`: the key was used for a different tip, or by another submitter (a signed-in user and an anonymous one, or two users, never share a receipt)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: a body over 64 KiB", body = ErrorBody),
         (status = 422, description = "`coordinate_out_of_range` / `validation_failed` (description 1..4000 characters, too many photos, a bad photo hash, a bad header)", body = ErrorBody),
         (status = 429, description = "`rate_limited` per client address or device", body = ErrorBody,

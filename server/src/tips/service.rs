@@ -140,8 +140,16 @@ async fn by_key(conn: &impl ConnectionTrait, key: &str) -> ApiResult<Option<tips
     Ok(tips::Entity::find().filter(tips::Column::IdempotencyKey.eq(key)).one(conn).await?)
 }
 
-fn replay(existing: tips::Model, hash: &str) -> ApiResult<(bool, tips::Model)> {
-    if existing.request_hash.as_deref() == Some(hash) {
+/// The tip made before under the same key, for the same submitter and body
+/// only: a signed-in user never gets an anonymous tip's receipt, nor another
+/// user's, by reusing its key.
+fn replay(existing: tips::Model, hash: &str, submitter: Option<Uuid>) -> ApiResult<(bool, tips::Model)> {
+    if existing.created_by != submitter {
+        Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            "this Idempotency-Key was used by another submitter; use a new key for a new tip",
+        ))
+    } else if existing.request_hash.as_deref() == Some(hash) {
         Ok((false, existing))
     } else {
         Err(ApiError::new(
@@ -159,11 +167,12 @@ pub async fn submit(state: &AppState, sub: Submission) -> ApiResult<(bool, tips:
     if let Some(key) = &sub.idempotency_key
         && let Some(existing) = by_key(&state.db, key).await?
     {
-        return replay(existing, &sub.request_hash);
+        return replay(existing, &sub.request_hash, sub.created_by);
     }
     state.tip_limits.tip(&state.settings.tips, sub.client_addr.as_deref(), sub.device_id.as_deref())?;
     let key = sub.idempotency_key.clone();
     let hash = sub.request_hash.clone();
+    let submitter = sub.created_by;
     match insert(state, sub).await {
         Ok(m) => {
             state.alerts.wake();
@@ -173,7 +182,7 @@ pub async fn submit(state: &AppState, sub: Submission) -> ApiResult<(bool, tips:
         Err(e) if e.code == ErrorCode::DuplicateRecord && key.is_some() => {
             let key = key.unwrap_or_default();
             match by_key(&state.db, &key).await? {
-                Some(existing) => replay(existing, &hash),
+                Some(existing) => replay(existing, &hash, submitter),
                 None => Err(e),
             }
         }
