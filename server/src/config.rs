@@ -151,6 +151,15 @@ pub struct AuthSettings {
     pub audience: String,
     pub access_ttl_secs: u64,
     pub refresh_ttl_days: u64,
+    /// Seconds an access token is still taken after its `exp` (clock drift
+    /// between instances); at most 60.
+    pub clock_leeway_secs: u64,
+    /// Failed logins for one username before it is locked out.
+    pub login_failures_per_user: u32,
+    /// Failed logins from one client address before it is locked out.
+    pub login_failures_per_address: u32,
+    /// The first lockout; each further failure doubles it (at most 15 minutes).
+    pub login_lockout_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -201,6 +210,10 @@ issuer = "landpatrol"
 audience = "landpatrol-api"
 access_ttl_secs = 900
 refresh_ttl_days = 30
+clock_leeway_secs = 5
+login_failures_per_user = 5
+login_failures_per_address = 20
+login_lockout_secs = 30
 
 [routing]
 near_boundary_m = 100.0
@@ -305,6 +318,12 @@ impl Settings {
         }
         if self.auth.access_ttl_secs == 0 || self.auth.refresh_ttl_days == 0 {
             return Err(SettingsError::Invalid("auth TTLs must be positive".into()));
+        }
+        if self.auth.login_failures_per_user == 0 || self.auth.login_failures_per_address == 0 {
+            return Err(SettingsError::Invalid("auth.login_failures_per_* must be positive".into()));
+        }
+        if self.auth.clock_leeway_secs > 60 {
+            return Err(SettingsError::Invalid("auth.clock_leeway_secs must be at most 60".into()));
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return Err(SettingsError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));

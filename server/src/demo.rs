@@ -39,7 +39,7 @@ pub struct DemoReport {
 }
 
 fn actor(id: Uuid, name: &str, role: Role, town: Option<Uuid>) -> AuthUser {
-    AuthUser { id, username: name.to_owned(), role, town, patrol_towns: Vec::new(), device: None }
+    AuthUser { id, username: name.to_owned(), role, town, patrol_towns: Vec::new(), device: None, expires_at: None }
 }
 
 fn at(y: i32, m: u32, d: u32) -> chrono::DateTime<Utc> {

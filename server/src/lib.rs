@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ids;
+pub mod net;
 pub mod open311;
 pub mod openapi;
 pub mod ops;

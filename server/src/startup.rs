@@ -47,7 +47,8 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
     let db = db::connect(&settings.database_url(), settings.database.max_connections).await?;
     let secret = jwt_secret(&settings, &data_dir)?;
     let keys =
-        Keys::new(secret.as_bytes(), &settings.auth.issuer, &settings.auth.audience, settings.auth.access_ttl_secs);
+        Keys::new(secret.as_bytes(), &settings.auth.issuer, &settings.auth.audience, settings.auth.access_ttl_secs)
+            .with_leeway(settings.auth.clock_leeway_secs);
     let towns = TownCache::new(settings.routing.near_boundary_m);
     towns::service::reload(&db, &towns).await?;
     let node = format!("server-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -66,6 +67,7 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         photos,
         alerts: Arc::new(crate::alerts::AlertHub::new(4096)),
         tip_limits: Arc::new(crate::tips::ratelimit::TipLimits::default()),
+        login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::default()),
     })
 }
 

@@ -29,6 +29,8 @@ pub struct AppState {
     pub alerts: Arc<AlertHub>,
     /// Per-instance rate limits of public tips and anonymous photo uploads.
     pub tip_limits: Arc<crate::tips::ratelimit::TipLimits>,
+    /// Failed logins per username and client address (this instance).
+    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
 }
 
 impl AppState {

@@ -77,6 +77,7 @@ error_codes! {
     UsernameTaken = ("username_taken", 409, "A user with this username exists."),
     UnknownTown = ("unknown_town", 422, "The town id or code names no town."),
     UnknownDevice = ("unknown_device", 422, "The device id is not registered to this user."),
+    DeviceRevoked = ("device_revoked", 403, "The device was revoked (lost, stolen or handed on); register a new one."),
     NoActiveCampaign = ("no_active_campaign", 422, "No campaign covers this case, so no deadline can be set."),
     InvalidTransition = ("invalid_transition", 422, "The lifecycle table has no such transition."),
     TransitionForbidden = ("transition_forbidden", 403, "The transition exists but the caller's role may not make it."),

@@ -657,3 +657,26 @@ async fn a_paused_webhook_keeps_its_deliveries_until_it_is_resumed() {
     let got = receiver.wait_for(Duration::from_secs(10), "the owed delivery", |r| !r.is_empty()).await;
     assert_eq!(got[0].json()["alert"]["case_id"], case["id"]);
 }
+
+#[tokio::test]
+async fn the_live_stream_ends_when_its_token_expires_and_a_resume_loses_nothing() {
+    let app = demo_with(|s| {
+        quick(s);
+        s.auth.access_ttl_secs = 2;
+        s.auth.clock_leeway_secs = 0;
+    })
+    .await;
+    let url = app.url("/api/v1/alerts/stream");
+    let mut live = SseClient::connect(&url, &app.token(HAIBIN_OFFICER).await, None).await;
+    let first = case_at(&app, &app.token("admin").await, HAIBIN, "first").await;
+    let ev = live.next(Duration::from_secs(2)).await.expect("live event");
+    assert_eq!(ev.json()["case_id"], first["id"]);
+    assert!(live.next(Duration::from_secs(5)).await.is_none());
+    assert!(live.ended, "the server closed the stream at the token's expiry");
+    assert!(live.comments.iter().any(|c| c.starts_with("token expired")), "{:?}", live.comments);
+
+    let missed = case_at(&app, &app.token("admin").await, HAIBIN, "while away").await;
+    let mut resumed = SseClient::connect(&url, &app.token(HAIBIN_OFFICER).await, ev.id.as_deref()).await;
+    let ev = resumed.next(Duration::from_secs(2)).await.expect("the missed event");
+    assert_eq!(ev.json()["case_id"], missed["id"]);
+}

@@ -49,8 +49,7 @@ async fn bad_tokens_are_refused() {
     landpatrol_server::demo::load(&aud.state).await.unwrap();
     let wrong_aud = aud.token("admin").await;
     assert_error(&app.get("/api/v1/cases", Some(&wrong_aud)).await, 401, "invalid_token");
-    // Expired: a server whose tokens live one second, checked after the 30 s leeway is impossible
-    // without sleeping, so sign one directly with the app's keys instead.
+    // Expired an hour ago: signed directly with the app's keys (the leeway is in accounts.rs).
     let now = chrono::Utc::now().timestamp();
     let claims = landpatrol_server::auth::token::Claims {
         sub: uuid::Uuid::now_v7(),

@@ -2,6 +2,7 @@
 //! (`LANDPATROL_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod alerts;
 mod approvals;
 mod auth;

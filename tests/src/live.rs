@@ -195,6 +195,8 @@ pub struct SseClient {
     buf: String,
     /// Comment lines seen (heartbeats).
     pub comments: Vec<String>,
+    /// The server ended the stream.
+    pub ended: bool,
 }
 
 impl SseClient {
@@ -210,7 +212,7 @@ impl SseClient {
             resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"),
             "not an event stream"
         );
-        SseClient { resp, buf: String::new(), comments: Vec::new() }
+        SseClient { resp, buf: String::new(), comments: Vec::new(), ended: false }
     }
 
     /// The next event, or `None` when none comes within `wait`.
@@ -242,7 +244,11 @@ impl SseClient {
             }
             match tokio::time::timeout_at(deadline, self.resp.chunk()).await {
                 Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
-                Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return None,
+                Ok(Ok(None)) => {
+                    self.ended = true;
+                    return None;
+                }
+                Ok(Err(_)) | Err(_) => return None,
             }
         }
     }

@@ -80,7 +80,9 @@ pub struct StreamQuery {
 /// the live ones; without it, only alerts from now on. A comment line
 /// (`: heartbeat`) is sent every `alerts.heartbeat_secs` of silence. A slow
 /// client falls behind on its own (it re-reads what it missed from the
-/// database) and never holds up anyone else.
+/// database) and never holds up anyone else. The stream ends when the
+/// access token expires (after a `: token expired` comment): reconnect with a
+/// fresh token and `Last-Event-ID` to lose nothing.
 #[utoipa::path(get, path = "/api/v1/alerts/stream", tag = "alerts", security(("bearer" = [])),
     params(StreamQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last event id received (wins over `last_event_id`)")),
     responses((status = 200, description = "An endless event stream; each item is one event (see the schema), e.g. \
@@ -95,7 +97,7 @@ pub async fn stream(
     state: web::Data<AppState>,
     q: web::Query<StreamQuery>,
 ) -> ApiResult<HttpResponse> {
-    let user = crate::auth::user_from_request_or_query(&req, &state, q.access_token.as_deref())?;
+    let user = crate::auth::user_from_request_or_query(&req, &state, q.access_token.as_deref()).await?;
     user.require(service::READERS)?;
     let header = match req.headers().get("Last-Event-ID") {
         Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()).ok_or_else(|| {
@@ -110,7 +112,15 @@ pub async fn stream(
         Some(id) => (id.max(0), true),
         None => (super::hub::newest(&state.db).await?, false),
     };
+    // The stream ends when the token does: the client reconnects with a fresh
+    // token and `Last-Event-ID`, and loses nothing.
+    let expires = user.expires_at.map(|exp| {
+        let left = u64::try_from(exp - chrono::Utc::now().timestamp()).unwrap_or(0);
+        tokio::time::Instant::now() + Duration::from_secs(left)
+    });
     let live = Live {
+        expires,
+        ended: false,
         user,
         db: state.db.clone(),
         towns: state.towns.clone(),
@@ -148,11 +158,17 @@ struct Live {
     backlog: VecDeque<alerts::Model>,
     heartbeat: tokio::time::Interval,
     started: bool,
+    /// When the caller's access token expires.
+    expires: Option<tokio::time::Instant>,
+    ended: bool,
 }
 
 impl Live {
     /// The next bytes to send; `None` ends the stream.
     async fn next(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
         if !self.started {
             self.started = true;
             return Some(Bytes::from_static(b"retry: 3000\n: connected\n\n"));
@@ -189,6 +205,10 @@ impl Live {
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
                 _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": heartbeat\n\n")),
+                _ = sleep_until(self.expires), if self.expires.is_some() => {
+                    self.ended = true;
+                    return Some(Bytes::from_static(b": token expired; reconnect with a fresh token and Last-Event-ID\n\n"));
+                }
             }
         }
     }
@@ -315,4 +335,12 @@ pub async fn retry_delivery(
 ) -> ApiResult<HttpResponse> {
     webhooks::retry(&state, &user, *id).await?;
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// Sleeps until `at` (forever when there is none).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }

@@ -1,16 +1,20 @@
 //! Authentication (Argon2id passwords, JWT access tokens, rotating refresh
 //! tokens bound to devices) and the caller's scope.
 
+pub mod accounts;
 pub mod password;
 pub mod routes;
 pub mod service;
+pub mod throttle;
 pub mod token;
 
-use std::future::{Ready, ready};
-
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
 use landpatrol_sync::{ErrorCode, Role};
+use sea_orm::EntityTrait;
 use uuid::Uuid;
+
+use crate::db::entities::{devices, users};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,6 +28,8 @@ pub struct AuthUser {
     pub town: Option<Uuid>,
     pub patrol_towns: Vec<Uuid>,
     pub device: Option<Uuid>,
+    /// When the access token expires (unix seconds); `None` for the server's own actors.
+    pub expires_at: Option<i64>,
 }
 
 /// Which towns' data a caller may see and change.
@@ -95,8 +101,12 @@ fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "expected a Bearer token"))
 }
 
-/// The caller named by a bearer token.
-pub fn user_from_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+/// The caller named by a bearer token, as the account stands now: the token
+/// proves who signed in, the database says whether the account still exists
+/// and is active, its role and towns, and whether the session's device is
+/// still allowed. Disabling a user, changing a role or a town, or revoking a
+/// device takes effect on the next request, on every instance.
+pub async fn user_from_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
     let claims = state.keys.verify(token).map_err(|e| {
         let msg = match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the access token has expired; refresh it",
@@ -104,48 +114,60 @@ pub fn user_from_token(state: &AppState, token: &str) -> Result<AuthUser, ApiErr
         };
         ApiError::new(ErrorCode::InvalidToken, msg)
     })?;
+    let account =
+        users::Entity::find_by_id(claims.sub).one(&state.db).await?.filter(|u| u.active).ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidToken, "the account of this token does not exist or is disabled")
+        })?;
+    if let Some(dev) = claims.dev {
+        let device = devices::Entity::find_by_id(dev).one(&state.db).await?;
+        if !device.is_some_and(|d| d.user_id == account.id && d.revoked_at.is_none()) {
+            return Err(ApiError::new(ErrorCode::InvalidToken, "the device of this session was revoked"));
+        }
+    }
     Ok(AuthUser {
-        id: claims.sub,
-        username: claims.name,
-        role: claims.role,
-        town: claims.town,
-        patrol_towns: claims.towns,
+        id: account.id,
+        role: service::parse_role(&account.role)?,
+        town: account.town_id,
+        patrol_towns: service::patrol_towns(&account),
+        username: account.username,
         device: claims.dev,
+        expires_at: Some(claims.exp),
     })
 }
 
 /// The caller named by the request's `Authorization: Bearer` header.
-pub fn user_from_request(req: &HttpRequest, state: &AppState) -> Result<AuthUser, ApiError> {
-    user_from_token(state, bearer(req)?)
+pub async fn user_from_request(req: &HttpRequest, state: &AppState) -> Result<AuthUser, ApiError> {
+    user_from_token(state, bearer(req)?).await
 }
 
 /// The caller from the `Authorization` header, or, when there is none, from
 /// an `access_token` query parameter: for what a browser opens by itself
 /// (`EventSource`, a report link) and can not send headers with.
-pub fn user_from_request_or_query(
+pub async fn user_from_request_or_query(
     req: &HttpRequest,
     state: &AppState,
     access_token: Option<&str>,
 ) -> Result<AuthUser, ApiError> {
     match access_token {
         Some(token) if !req.headers().contains_key(actix_web::http::header::AUTHORIZATION) => {
-            user_from_token(state, token)
+            user_from_token(state, token).await
         }
-        _ => user_from_request(req, state),
+        _ => user_from_request(req, state).await,
     }
 }
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
+        let req = req.clone();
+        Box::pin(async move {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "application state missing"))?;
-            user_from_request(req, state)
-        })())
+            user_from_request(&req, state).await
+        })
     }
 }
 
@@ -155,13 +177,14 @@ pub struct MaybeAuthUser(pub Option<AuthUser>);
 
 impl FromRequest for MaybeAuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         if req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
-            ready(AuthUser::from_request(req, payload).into_inner().map(|u| MaybeAuthUser(Some(u))))
+            let user = AuthUser::from_request(req, payload);
+            Box::pin(async move { user.await.map(|u| MaybeAuthUser(Some(u))) })
         } else {
-            ready(Ok(MaybeAuthUser(None)))
+            Box::pin(async { Ok(MaybeAuthUser(None)) })
         }
     }
 }

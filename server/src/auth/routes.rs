@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AuthUser;
+use super::accounts::{self, UserPatch};
 use super::service::{self, AuthContext, DeviceView, NewDevice, NewUser, TokenPair, UserView};
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -18,7 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/logout").post(logout))
         .service(web::resource("/auth/me").get(me))
         .service(web::resource("/devices").post(register_device).get(list_devices))
-        .service(web::resource("/users").post(create_user).get(list_users));
+        .service(web::resource("/devices/{id}").delete(revoke_device))
+        .service(web::resource("/users").post(create_user).get(list_users))
+        .service(web::resource("/users/{id}").patch(update_user));
 }
 
 fn ctx(state: &AppState) -> AuthContext<'_> {
@@ -45,10 +48,31 @@ pub struct RefreshRequest {
 /// Logs in with username and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, description = "`invalid_credentials`", body = ErrorBody),
-              (status = 422, description = "`unknown_device`: `device_id` is not registered to this user", body = ErrorBody)))]
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
-    let pair = service::login(&ctx(&state), &body.username, &body.password, body.device_id).await?;
-    Ok(HttpResponse::Ok().json(pair))
+              (status = 403, description = "`device_revoked`: `device_id` was revoked; register a new device", body = ErrorBody),
+              (status = 422, description = "`unknown_device`: `device_id` is not registered to this user", body = ErrorBody),
+              (status = 429, description = "`rate_limited`: too many failed logins for this username or from this address (`auth.login_failures_per_user`, `auth.login_failures_per_address`); the lockout doubles with each further failure", body = ErrorBody,
+                  headers(("Retry-After" = u64, description = "Seconds until a login is checked again")))))]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let cfg = &state.settings.auth;
+    let addr = crate::net::client_addr(&req, state.settings.tips.trust_forwarded_for);
+    let throttle = &state.login_throttle;
+    throttle.check(cfg, &body.username, addr.as_deref(), std::time::Instant::now())?;
+    match service::login(&ctx(&state), &body.username, &body.password, body.device_id).await {
+        Ok(pair) => {
+            throttle.succeeded(&body.username);
+            Ok(HttpResponse::Ok().json(pair))
+        }
+        Err(e) => {
+            if e.code == landpatrol_sync::ErrorCode::InvalidCredentials {
+                throttle.failed(cfg, &body.username, addr.as_deref(), std::time::Instant::now());
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once;
@@ -117,4 +141,33 @@ pub async fn create_user(
 pub async fn list_users(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     user.require(&[Role::BureauAdmin])?;
     Ok(HttpResponse::Ok().json(service::list_users(&state.db).await?))
+}
+
+/// Revokes a device (lost, stolen, handed on): its sessions end on their next
+/// request, its refresh tokens are void and it can not log in again
+/// (`device_revoked`). The owner or the bureau admin may; revoking again
+/// answers the device as it is.
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The device id")),
+    responses((status = 200, description = "revoked (now or before)", body = DeviceView),
+              (status = 404, description = "`not_found`: no such device, or another user's (unless the caller is the bureau admin)", body = ErrorBody)))]
+pub async fn revoke_device(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(accounts::revoke_device(&state.db, &user, id.into_inner()).await?))
+}
+
+/// Changes a user (bureau admin): disable (`active: false`), role, town, patrol
+/// towns, display name. Effective on the user's next request; disabling also
+/// voids the refresh tokens.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "auth", security(("bearer" = [])), request_body = UserPatch,
+    params(("id" = Uuid, Path, description = "The user id")),
+    responses((status = 200, body = UserView), (status = 403, description = "`forbidden`: only the bureau admin", body = ErrorBody),
+              (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+              (status = 422, description = "`validation_failed` (a town officer without a town, a town or patrol towns for a role that has none, the admin's own account) / `unknown_town`", body = ErrorBody)))]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: web::Json<UserPatch>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(accounts::update_user(&state.db, &user, id.into_inner(), body.into_inner()).await?))
 }

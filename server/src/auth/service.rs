@@ -29,7 +29,7 @@ pub struct UserView {
 }
 
 impl UserView {
-    fn from_model(m: &users::Model) -> ApiResult<Self> {
+    pub(crate) fn from_model(m: &users::Model) -> ApiResult<Self> {
         Ok(Self {
             id: m.id,
             username: m.username.clone(),
@@ -42,11 +42,11 @@ impl UserView {
     }
 }
 
-fn parse_role(s: &str) -> ApiResult<Role> {
+pub(crate) fn parse_role(s: &str) -> ApiResult<Role> {
     Role::parse(s).ok_or_else(|| ApiError::new(ErrorCode::InternalError, format!("stored role {s:?} is unknown")))
 }
 
-fn patrol_towns(m: &users::Model) -> Vec<Uuid> {
+pub(crate) fn patrol_towns(m: &users::Model) -> Vec<Uuid> {
     serde_json::from_value(m.patrol_towns.clone()).unwrap_or_default()
 }
 
@@ -132,9 +132,16 @@ pub async fn login(ctx: &AuthContext<'_>, username: &str, pass: &str, device: Op
     };
     if let Some(dev) = device {
         let found = devices::Entity::find_by_id(dev).one(ctx.db).await?;
-        if found.is_none_or(|d| d.user_id != user.id) {
-            return Err(ApiError::new(ErrorCode::UnknownDevice, "this device is not registered to this user")
-                .with_details(serde_json::json!({ "field": "device_id" })));
+        match found {
+            Some(d) if d.user_id == user.id && d.revoked_at.is_some() => {
+                return Err(ApiError::new(ErrorCode::DeviceRevoked, "this device was revoked; register a new one")
+                    .with_details(serde_json::json!({ "field": "device_id" })));
+            }
+            Some(d) if d.user_id == user.id => {}
+            _ => {
+                return Err(ApiError::new(ErrorCode::UnknownDevice, "this device is not registered to this user")
+                    .with_details(serde_json::json!({ "field": "device_id" })));
+            }
         }
     }
     let (refresh_token, refresh_expires_at) =
@@ -231,22 +238,25 @@ pub struct NewDevice {
 
 /// A registered device.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"device_id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7f81", "name": "Inspector Li's phone", "platform": "android", "app_version": "1.4.2", "created_at": "2017-05-20T08:00:00Z"}))]
+#[schema(example = json!({"device_id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7f81", "name": "Inspector Li's phone", "platform": "android", "app_version": "1.4.2", "created_at": "2017-05-20T08:00:00Z", "revoked_at": null}))]
 pub struct DeviceView {
     pub device_id: Uuid,
     pub name: String,
     pub platform: String,
     pub app_version: String,
     pub created_at: chrono::DateTime<Utc>,
+    /// When the device was revoked; its sessions ended then.
+    pub revoked_at: Option<chrono::DateTime<Utc>>,
 }
 
-fn device_view(d: devices::Model) -> DeviceView {
+pub(crate) fn device_view(d: devices::Model) -> DeviceView {
     DeviceView {
         device_id: d.id,
         name: d.name,
         platform: d.platform,
         app_version: d.app_version,
         created_at: d.created_at,
+        revoked_at: d.revoked_at,
     }
 }
 
@@ -283,6 +293,7 @@ pub async fn register_device(
         created_at: Set(now),
         last_seen_at: Set(now),
         last_seq: Set(0),
+        revoked_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -328,7 +339,7 @@ pub async fn resolve_town(conn: &impl ConnectionTrait, key: &str) -> ApiResult<t
     found.filter(|t| !t.deleted).ok_or_else(|| unknown_town(key))
 }
 
-fn unknown_town(key: &str) -> ApiError {
+pub(crate) fn unknown_town(key: &str) -> ApiError {
     ApiError::new(ErrorCode::UnknownTown, format!("no town {key:?}")).with_details(serde_json::json!({ "town": key }))
 }
 

@@ -33,6 +33,10 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
+/// Seconds a token is still taken after its `exp` unless configured
+/// (`auth.clock_leeway_secs`).
+pub const DEFAULT_LEEWAY_SECS: u64 = 5;
+
 /// Signing and checking keys with the pinned validation rules.
 pub struct Keys {
     encoding: EncodingKey,
@@ -51,7 +55,7 @@ impl Keys {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = DEFAULT_LEEWAY_SECS;
         validation.validate_exp = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -62,6 +66,12 @@ impl Keys {
             access_ttl_secs: i64::try_from(access_ttl_secs).unwrap_or(900),
             receipt_key: derive_key(secret, b"landpatrol tip receipt tokens v1"),
         }
+    }
+
+    /// Takes tokens up to `secs` after their `exp`.
+    pub fn with_leeway(mut self, secs: u64) -> Self {
+        self.validation.leeway = secs;
+        self
     }
 
     /// The receipt token of a tip: an HMAC of its id, so the same tip always

@@ -80,6 +80,8 @@ pub mod devices {
         pub last_seen_at: DateTimeUtc,
         /// The highest op `seq` of this device applied by sync.
         pub last_seq: i64,
+        /// Set when the device is revoked (lost, stolen, handed on): its sessions end.
+        pub revoked_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

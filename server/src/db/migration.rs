@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0007Reports),
             Box::new(M0008LandHistory),
             Box::new(M0009Watermelon),
+            Box::new(M0010Accounts),
         ]
     }
 }
@@ -799,6 +800,26 @@ impl MigrationTrait for M0009Watermelon {
             index("idx_sync_rejections_record", "sync_rejections", &["device_id", "table_name", "record_id"])
                 .unique()
                 .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Devices can be revoked: a revoked device's sessions end on their next request.
+struct M0010Accounts;
+
+impl MigrationName for M0010Accounts {
+    fn name(&self) -> &str {
+        "m0010_accounts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0010Accounts {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter().table(t("devices")).add_column(timestamp_with_time_zone_null(t("revoked_at"))).to_owned(),
         )
         .await?;
         Ok(())

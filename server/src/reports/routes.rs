@@ -24,7 +24,7 @@ enum Format {
 }
 
 async fn answer(req: &HttpRequest, state: &AppState, q: &ReportQuery, format: Format) -> ApiResult<HttpResponse> {
-    let user = crate::auth::user_from_request_or_query(req, state, q.access_token.as_deref())?;
+    let user = crate::auth::user_from_request_or_query(req, state, q.access_token.as_deref()).await?;
     let report = service::progress(state, &user, q).await?;
     let stem = format!("progress-{}", report.as_of);
     let mut ok = HttpResponse::Ok();

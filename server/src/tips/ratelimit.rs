@@ -2,7 +2,6 @@
 //! counted per client address and per device, in bounded memory.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -130,18 +129,7 @@ impl TipLimits {
 /// The client's address: the peer, or the first `X-Forwarded-For` entry when
 /// the proxy in front is trusted (`tips.trust_forwarded_for`).
 pub fn client_addr(req: &HttpRequest, cfg: &TipSettings) -> Option<String> {
-    if cfg.trust_forwarded_for
-        && let Some(first) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .and_then(|v| v.parse::<IpAddr>().ok())
-    {
-        return Some(first.to_string());
-    }
-    req.peer_addr().map(|a| a.ip().to_string())
+    crate::net::client_addr(req, cfg.trust_forwarded_for)
 }
 
 #[cfg(test)]
