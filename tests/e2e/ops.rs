@@ -72,6 +72,8 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/devices", "get"),
         ("/api/v1/users", "post"),
         ("/api/v1/users", "get"),
+        ("/api/v1/users/{id}", "patch"),
+        ("/api/v1/devices/{id}", "delete"),
         ("/api/v1/towns", "get"),
         ("/api/v1/towns/{id}", "get"),
         ("/api/v1/towns/import", "post"),

@@ -50,6 +50,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# schemathesis sends many logins with made-up passwords; login throttling (tested in
+# tests/e2e/accounts.rs) would lock the tokens this script needs out of the API.
+export LANDPATROL__AUTH__LOGIN_FAILURES_PER_USER=1000000 LANDPATROL__AUTH__LOGIN_FAILURES_PER_ADDRESS=1000000
 start_server "$db"
 
 login() {
