@@ -19,6 +19,7 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub photos: PhotoSettings,
     pub alerts: AlertSettings,
+    pub webhooks: WebhookSettings,
     pub tips: TipSettings,
     pub parcels: ParcelSettings,
     pub log: LogSettings,
@@ -52,6 +53,17 @@ pub struct AlertSettings {
     pub outbox_poll_ms: u64,
     /// Deliveries sent at once by one instance.
     pub delivery_concurrency: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Let webhooks reach loopback, private, link-local and unique-local
+    /// addresses and internal names (an installation's own intranet). Off:
+    /// public addresses only, checked at registration and on every delivery.
+    pub allow_private_networks: bool,
+    /// Most webhooks one town may have (the district-wide ones count as one town).
+    pub max_per_town: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -253,6 +265,10 @@ retry_window_secs = 86400
 outbox_poll_ms = 1000
 delivery_concurrency = 8
 
+[webhooks]
+allow_private_networks = false
+max_per_town = 10
+
 [tips]
 per_address_per_hour = 20
 per_device_per_hour = 10
@@ -350,6 +366,9 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "alerts.sweep_interval_secs and retry_max_delay_secs must be positive".into(),
             ));
+        }
+        if !(1..=1000).contains(&self.webhooks.max_per_town) {
+            return Err(SettingsError::Invalid("webhooks.max_per_town must be 1 to 1000".into()));
         }
         let t = &self.tips;
         let radius_ok = t.duplicate_radius_m.is_finite() && t.duplicate_radius_m >= 0.0;

@@ -119,6 +119,8 @@ error_codes! {
     IdempotencyConflict = ("idempotency_conflict", 409, "The `Idempotency-Key` was used before for a different request; nothing was created."),
     TipAlreadyTriaged = ("tip_already_triaged", 409, "The tip was triaged before; `details.status` and `details.case_id` say how."),
     WebhookUrlInvalid = ("webhook_url_invalid", 422, "A webhook URL must be an absolute http or https URL with a host, without credentials."),
+    WebhookUrlForbidden = ("webhook_url_forbidden", 422, "The webhook URL names or resolves to an internal address (loopback, private, link-local, unique-local, multicast, a metadata service, an internal name); webhooks reach public addresses unless the installation sets `webhooks.allow_private_networks`."),
+    WebhookLimitReached = ("webhook_limit_reached", 409, "The town has as many webhooks as `webhooks.max_per_town` allows; remove one first."),
     UnknownCampaign = ("unknown_campaign", 404, "No campaign has this id (or there is no campaign at all)."),
     RateLimited = ("rate_limited", 429, "Too many requests; retry after the `Retry-After` seconds."),
     ServiceUnavailable = ("service_unavailable", 503, "A dependency (the database) is unreachable; retry later."),

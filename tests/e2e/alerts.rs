@@ -9,7 +9,7 @@ use std::time::Duration;
 use landpatrol_server::alerts::{outbox, sweeps};
 use landpatrol_server::config::Settings;
 use landpatrol_tests::live::{Answer, Receiver, SseClient};
-use landpatrol_tests::{TestApp, assert_error, town_id};
+use landpatrol_tests::{TestApp, assert_error, quick_alerts, town_id};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -18,19 +18,16 @@ const ZHOULIANG: (f64, f64) = (117.341136, 39.557182); // 120115006
 const HAIBIN_OFFICER: &str = "officer-120115001";
 const ZHOULIANG_OFFICER: &str = "officer-120115006";
 
-/// Quiet background work and fast retries, for tests that count alerts.
+/// [`quick_alerts`]; the test receivers listen on loopback, which webhooks
+/// reach only when the installation allows private networks
+/// (`webhook_egress.rs` tests the default).
 fn quick(s: &mut Settings) {
-    s.alerts.sweep_interval_secs = 3600;
-    s.alerts.retry_base_ms = 100;
-    s.alerts.retry_max_delay_secs = 1;
-    s.alerts.outbox_poll_ms = 100;
-    s.alerts.webhook_timeout_secs = 2;
+    quick_alerts(s);
+    s.webhooks.allow_private_networks = true;
 }
 
 async fn demo_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let app = TestApp::spawn_with(adjust).await;
-    landpatrol_server::demo::load(&app.state).await.expect("demo data loads");
-    app
+    TestApp::spawn_demo_with(adjust).await
 }
 
 async fn case_at(app: &TestApp, token: &str, p: (f64, f64), text: &str) -> Value {

@@ -23,3 +23,4 @@ mod sync;
 mod tips;
 mod uploads;
 mod watermelon;
+mod webhook_egress;

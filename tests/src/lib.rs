@@ -94,6 +94,17 @@ async fn create_pg_database(base: &str) -> (String, String) {
     (name.clone(), format!("{base}/{name}"))
 }
 
+/// Quiet background work (sweeps hourly) and a fast outbox (retries within
+/// a second, polled every 100 ms, 2 s timeout), for tests that count alerts
+/// and deliveries.
+pub fn quick_alerts(s: &mut Settings) {
+    s.alerts.sweep_interval_secs = 3600;
+    s.alerts.retry_base_ms = 100;
+    s.alerts.retry_max_delay_secs = 1;
+    s.alerts.outbox_poll_ms = 100;
+    s.alerts.webhook_timeout_secs = 2;
+}
+
 /// A server for a benchmark or simulation binary: two workers, quiet logs,
 /// the alert sweeps hourly (not in the measured minutes), the demo data
 /// loaded. With the name of the database it runs on.
@@ -103,6 +114,8 @@ pub async fn bench_app() -> (TestApp, &'static str) {
         s.server.workers = 2;
         s.log.level = "warn".into();
         s.alerts.sweep_interval_secs = 3600;
+        // The benches' webhook receivers listen on loopback.
+        s.webhooks.allow_private_networks = true;
     })
     .await;
     landpatrol_server::demo::load(&app.state).await.expect("demo data loaded");
@@ -118,6 +131,13 @@ impl TestApp {
     /// A server with the demo data loaded.
     pub async fn spawn_demo() -> TestApp {
         let app = Self::spawn().await;
+        landpatrol_server::demo::load(&app.state).await.expect("demo data loads");
+        app
+    }
+
+    /// A server with adjusted settings and the demo data loaded.
+    pub async fn spawn_demo_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let app = Self::spawn_with(adjust).await;
         landpatrol_server::demo::load(&app.state).await.expect("demo data loads");
         app
     }

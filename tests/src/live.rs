@@ -19,6 +19,8 @@ pub enum Answer {
     /// Read the request, then never answer (a receiver that hangs, or a
     /// sender that dies before it hears back).
     Hang,
+    /// `302 Found` to the same path on this port of 127.0.0.1.
+    Redirect(u16),
 }
 
 /// One request the receiver got.
@@ -167,6 +169,14 @@ async fn serve(mut sock: tokio::net::TcpStream, got: Arc<Mutex<Vec<Received>>>, 
             }
             Answer::Status(s) => {
                 let resp = format!("HTTP/1.1 {s} X\r\ncontent-length: 0\r\n\r\n");
+                if sock.write_all(resp.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            Answer::Redirect(port) => {
+                let resp = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{port}/hook\r\ncontent-length: 0\r\n\r\n"
+                );
                 if sock.write_all(resp.as_bytes()).await.is_err() {
                     return;
                 }

@@ -3,6 +3,7 @@
 //! delivered to each town's webhooks from a database outbox, escalated to the
 //! bureau when nobody acknowledges them.
 
+pub mod egress;
 pub mod hub;
 pub mod outbox;
 pub mod routes;

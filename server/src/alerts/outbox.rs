@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::egress::{self, GuardedResolver};
 use super::service::{AlertView, view};
 use crate::config::AlertSettings;
 use crate::db::entities::{alerts, webhook_attempts, webhook_deliveries, webhooks};
@@ -112,15 +113,26 @@ pub async fn claim(db: &DatabaseConnection, cfg: &AlertSettings, limit: u64) -> 
     rows.iter().map(|r| r.try_get_by_index::<Uuid>(0).map_err(Into::into)).collect()
 }
 
+/// The webhook client: no redirects followed, no proxy from the environment
+/// (a proxy would resolve names itself, past the address check), and, unless
+/// the installation allows private networks, every name resolved through
+/// [`GuardedResolver`].
+pub fn client(state: &AppState) -> reqwest::Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .timeout(Duration::from_secs(state.settings.alerts.webhook_timeout_secs))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("landpatrol-webhooks/", env!("CARGO_PKG_VERSION")));
+    if !state.settings.webhooks.allow_private_networks {
+        b = b.dns_resolver(Arc::new(GuardedResolver::system()));
+    }
+    b.build()
+}
+
 /// Runs the worker until the task is dropped.
 pub async fn run(state: AppState) {
     let cfg = state.settings.alerts.clone();
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(cfg.webhook_timeout_secs))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("landpatrol-webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let client = match client(&state) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhook client could not be built; webhooks are not delivered");
@@ -190,9 +202,17 @@ pub async fn deliver(state: &AppState, client: &reqwest::Client, id: Uuid) -> Ap
         WebhookPayload { delivery_id: d.id, webhook_id: hook.id, event: "alert", alert: view(&alert, &state.towns) };
     let body = serde_json::to_vec(&payload).map_err(crate::error::ApiError::internal)?;
     let started = Instant::now();
-    let (status, error) = send(client, &hook, d.id, &alert.kind, body).await;
+    let allow = state.settings.webhooks.allow_private_networks;
+    let sent = match egress::check(&hook.url, allow) {
+        Ok(_) => send(client, &hook, d.id, &alert.kind, body).await,
+        // Registered before the rule, or under a setting since turned off.
+        Err(e) => Sent { status: None, error: Some(e.to_string()), refused: true },
+    };
+    let Sent { status, error, refused } = sent;
     let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let outcome = match status {
+        // Nothing was sent: an address refused stays refused, so no retries.
+        _ if refused => Outcome::Dead(error.clone().unwrap_or_default()),
         Some(s) if (200..300).contains(&s) => Outcome::Delivered,
         _ => {
             let attempts = d.attempts + 1;
@@ -210,14 +230,17 @@ pub async fn deliver(state: &AppState, client: &reqwest::Client, id: Uuid) -> Ap
     Ok(())
 }
 
-/// Sends one signed request: (HTTP status, error text).
-async fn send(
-    client: &reqwest::Client,
-    hook: &webhooks::Model,
-    delivery: Uuid,
-    kind: &str,
-    body: Vec<u8>,
-) -> (Option<i32>, Option<String>) {
+/// What one attempt came to.
+struct Sent {
+    /// The receiver's HTTP status, if it answered.
+    status: Option<i32>,
+    error: Option<String>,
+    /// The address was refused ([`super::egress`]): nothing left the server.
+    refused: bool,
+}
+
+/// Sends one signed request.
+async fn send(client: &reqwest::Client, hook: &webhooks::Model, delivery: Uuid, kind: &str, body: Vec<u8>) -> Sent {
     let t = Utc::now().timestamp();
     let signature = sign(&hook.secret, t, &body);
     let sent = client
@@ -233,9 +256,12 @@ async fn send(
         Ok(resp) => {
             let status = i32::from(resp.status().as_u16());
             let error = (!resp.status().is_success()).then(|| format!("HTTP {status}"));
-            (Some(status), error)
+            Sent { status: Some(status), error, refused: false }
         }
         Err(e) => {
+            if let Some(r) = egress::refused_in(&e) {
+                return Sent { status: None, error: Some(r.to_string()), refused: true };
+            }
             let what = if e.is_timeout() {
                 "timed out"
             } else if e.is_connect() {
@@ -243,7 +269,7 @@ async fn send(
             } else {
                 "request failed"
             };
-            (None, Some(format!("{what}: {e}")))
+            Sent { status: None, error: Some(format!("{what}: {e}")), refused: false }
         }
     }
 }

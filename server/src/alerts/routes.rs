@@ -234,10 +234,15 @@ impl Live {
 /// t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` and
 /// `X-Landpatrol-Delivery: <delivery id>`; any 2xx answer is success,
 /// anything else is retried with backoff for up to `alerts.retry_window_secs`.
+/// Redirects are not followed. The URL must reach a public address (checked
+/// now, after resolving its name, and again on every delivery) unless the
+/// installation sets `webhooks.allow_private_networks`; a town has at most
+/// `webhooks.max_per_town` webhooks.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = NewWebhook,
     responses((status = 201, body = WebhookView),
               (status = 403, description = "`forbidden`: inspectors and verifiers; `out_of_scope`: another town", body = ErrorBody),
-              (status = 422, description = "`webhook_url_invalid` / `validation_failed` (secret, description) / `unknown_town`", body = ErrorBody)))]
+              (status = 409, description = "`webhook_limit_reached`: the town has `webhooks.max_per_town` webhooks", body = ErrorBody),
+              (status = 422, description = "`webhook_url_invalid` / `webhook_url_forbidden` (an internal address: loopback, private, link-local, unique-local, metadata, internal names; unless `webhooks.allow_private_networks`) / `validation_failed` (secret, description) / `unknown_town`", body = ErrorBody)))]
 pub async fn create_webhook(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -268,7 +273,7 @@ pub async fn get_webhook(state: web::Data<AppState>, user: AuthUser, id: web::Pa
     params(("id" = Uuid, Path)), request_body = WebhookPatch,
     responses((status = 200, body = WebhookView), (status = 403, description = "`forbidden`: inspectors and verifiers", body = ErrorBody),
               (status = 404, description = "`not_found`: no such webhook, or another town's", body = ErrorBody),
-              (status = 422, description = "`webhook_url_invalid` / `validation_failed` (secret, description)", body = ErrorBody)))]
+              (status = 422, description = "`webhook_url_invalid` / `webhook_url_forbidden` (an internal address) / `validation_failed` (secret, description)", body = ErrorBody)))]
 pub async fn update_webhook(
     state: web::Data<AppState>,
     user: AuthUser,

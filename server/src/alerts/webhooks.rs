@@ -8,6 +8,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::egress::BadUrl;
 use super::outbox::{DEAD, DELIVERED, PENDING};
 use crate::auth::AuthUser;
 use crate::db::entities::{webhook_attempts, webhook_deliveries, webhooks};
@@ -87,32 +88,52 @@ fn view(state: &AppState, m: &webhooks::Model, with_secret: bool) -> WebhookView
     }
 }
 
-/// Refuses URLs a webhook can not be: not http(s), no host, credentials, too long.
-pub fn check_url(url: &str) -> ApiResult<()> {
-    let bad = |why: &str| {
-        ApiError::new(ErrorCode::WebhookUrlInvalid, format!("webhook url: {why}"))
-            .with_details(json!({ "field": "url" }))
+/// Refuses URLs a webhook can not be: not http(s), no host, credentials, too
+/// long, and (unless `webhooks.allow_private_networks`) any internal address,
+/// in whatever spelling, or a name that resolves to one (see [`super::egress`]).
+pub async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
+    let bad = |code: ErrorCode, why: &str| {
+        ApiError::new(code, format!("webhook url: {why}")).with_details(json!({ "field": "url" }))
     };
     if url.len() > 2000 {
-        return Err(bad("longer than 2000 characters"));
+        return Err(bad(ErrorCode::WebhookUrlInvalid, "longer than 2000 characters"));
     }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with http:// or https://"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(bad("must not carry credentials; the signature authenticates deliveries"));
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(ErrorCode::WebhookUrlInvalid, "must not contain spaces"));
     }
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map_or(("", ""), |(h, rest)| (h, rest.trim_start_matches(':'))),
-        None => authority.split_once(':').unwrap_or((authority, "")),
+    let allow = state.settings.webhooks.allow_private_networks;
+    let parsed = super::egress::check(url, allow).map_err(|e| match e {
+        BadUrl::Invalid(why) => bad(ErrorCode::WebhookUrlInvalid, &why),
+        BadUrl::Internal(why) => bad(ErrorCode::WebhookUrlForbidden, &why),
+    })?;
+    if !allow {
+        super::egress::check_resolved(&parsed, RESOLVE_TIMEOUT)
+            .await
+            .map_err(|why| bad(ErrorCode::WebhookUrlForbidden, &why))?;
+    }
+    Ok(())
+}
+
+/// How long registration waits for DNS before leaving the check to delivery.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses a webhook beyond `webhooks.max_per_town` for its town.
+async fn check_room(state: &AppState, town: Option<Uuid>) -> ApiResult<()> {
+    use sea_orm::PaginatorTrait;
+    let max = state.settings.webhooks.max_per_town;
+    let q = match town {
+        Some(t) => webhooks::Entity::find().filter(webhooks::Column::TownId.eq(t)),
+        None => webhooks::Entity::find().filter(webhooks::Column::TownId.is_null()),
     };
-    if !port.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad("the port must be a number"));
-    }
-    if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("needs a host and no spaces"));
+    let have = q.count(&state.db).await?;
+    if have >= max {
+        return Err(ApiError::new(
+            ErrorCode::WebhookLimitReached,
+            format!(
+                "this town has {have} webhooks, the most allowed (webhooks.max_per_town = {max}); remove one first"
+            ),
+        )
+        .with_details(json!({ "limit": max })));
     }
     Ok(())
 }
@@ -135,7 +156,7 @@ fn new_secret() -> String {
 pub async fn create(state: &AppState, user: &AuthUser, req: NewWebhook) -> ApiResult<WebhookView> {
     user.require(MANAGERS)?;
     let url = req.url.trim().to_owned();
-    check_url(&url)?;
+    check_url(state, &url).await?;
     if req.description.chars().count() > 500 {
         return Err(ApiError::field("description", "at most 500 characters"));
     }
@@ -145,6 +166,7 @@ pub async fn create(state: &AppState, user: &AuthUser, req: NewWebhook) -> ApiRe
         None => None,
     };
     user.require_town(town)?;
+    check_room(state, town).await?;
     let secret = match req.secret {
         Some(s) => {
             check_secret(&s)?;
@@ -199,7 +221,7 @@ pub async fn update(state: &AppState, user: &AuthUser, id: Uuid, req: WebhookPat
     let cur = load(state, user, id).await?;
     let mut m: webhooks::ActiveModel = cur.into();
     if let Some(url) = req.url {
-        check_url(url.trim())?;
+        check_url(state, url.trim()).await?;
         m.url = Set(url.trim().to_owned());
     }
     if let Some(a) = req.active {
