@@ -20,6 +20,7 @@ pub struct Settings {
     pub photos: PhotoSettings,
     pub alerts: AlertSettings,
     pub webhooks: WebhookSettings,
+    pub console: ConsoleSettings,
     pub tips: TipSettings,
     pub parcels: ParcelSettings,
     pub log: LogSettings,
@@ -57,6 +58,20 @@ pub struct AlertSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Raster tile URL template for the console's and tip page's maps
+    /// (`{z}/{x}/{y}`, optional `{s}`); empty: vector layers only.
+    pub tile_url: String,
+    /// `wgs84` or `gcj02`: the datum of those tiles.
+    pub tile_crs: String,
+    /// Credit shown on the map for the tiles.
+    pub tile_attribution: String,
+    /// The IANA zone the pages show times in.
+    pub time_zone: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Let webhooks reach loopback, private, link-local and unique-local
     /// addresses and internal names (an installation's own intranet). Off:
@@ -64,6 +79,10 @@ pub struct WebhookSettings {
     pub allow_private_networks: bool,
     /// Most webhooks one town may have (the district-wide ones count as one town).
     pub max_per_town: u64,
+    /// Send every delivery through this HTTP proxy (an installation's egress
+    /// proxy); empty: connect directly. Proxy variables of the environment
+    /// are never used.
+    pub proxy: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -265,9 +284,16 @@ retry_window_secs = 86400
 outbox_poll_ms = 1000
 delivery_concurrency = 8
 
+[console]
+tile_url = ""
+tile_crs = "wgs84"
+tile_attribution = ""
+time_zone = "Asia/Shanghai"
+
 [webhooks]
 allow_private_networks = false
 max_per_town = 10
+proxy = ""
 
 [tips]
 per_address_per_hour = 20
@@ -366,6 +392,13 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "alerts.sweep_interval_secs and retry_max_delay_secs must be positive".into(),
             ));
+        }
+        let c = &self.console;
+        if !matches!(c.tile_crs.as_str(), "wgs84" | "gcj02") {
+            return Err(SettingsError::Invalid("console.tile_crs must be wgs84 or gcj02".into()));
+        }
+        if !c.tile_url.is_empty() && crate::console::assets::tile_origin(&c.tile_url).is_none() {
+            return Err(SettingsError::Invalid("console.tile_url must be an http(s) URL template".into()));
         }
         if !(1..=1000).contains(&self.webhooks.max_per_town) {
             return Err(SettingsError::Invalid("webhooks.max_per_town must be 1 to 1000".into()));

@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod cases;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod csv;
 pub mod db;
 pub mod demo;

@@ -315,6 +315,8 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         crate::approvals::routes::import, crate::approvals::routes::delete,
         crate::projects::routes::create, crate::projects::routes::list, crate::projects::routes::get,
         crate::projects::routes::record_step,
+        crate::console::session::sign_in, crate::console::session::refresh, crate::console::session::logout,
+        crate::console::config,
     ),
     components(schemas(
         crate::ids::RecordId,
@@ -336,6 +338,7 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         crate::parcels::service::IdleBalance,
         crate::approvals::service::SupplyRate,
         crate::projects::types::ProjectStep, crate::projects::service::ProjectGap,
+        crate::console::session::SignIn, crate::console::session::ConsoleSession, crate::console::ConsoleConfig,
     )),
     tags(
         (name = "service", description = "Health and metrics"),
@@ -353,6 +356,7 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         (name = "parcels", description = "Idle land (闲置土地): parcels, CSV import, disposals; a daily sweep opens `idle_land` cases (see guides/idle-land.md)"),
         (name = "land supply", description = "Approved-but-unsupplied land (批而未供): approvals, supplies, CSV import"),
         (name = "projects", description = "Village construction projects and their five-in-place (五到位) steps"),
+        (name = "console", description = "The web console's cookie session (the refresh token in an HttpOnly cookie, CSRF-guarded) and settings; the pages are /console/ and /report-a-problem/"),
         (name = "open311", description = "Open311 GeoReport v2 at /open311/v2/ (JSON and XML by the path suffix); errors are `[{\"code\", \"description\"}]`"),
     )
 )]

@@ -164,6 +164,7 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
                 .configure(configure_api)
                 .configure(crate::open311::routes::configure)
+                .configure(crate::console::configure)
                 .route(
                     "/docs",
                     web::get().to(|| async {

@@ -21,8 +21,9 @@
 #   LP_DATA_DIR   its data directory (SQLite file, photos, server.log)
 #   LP_DB_KIND    sqlite or postgres
 #
-# Webhook deliveries go through a proxy on a closed loopback port, so whatever
-# URL a test registers, the server never sends a request off this machine.
+# Webhook deliveries go through a proxy on a closed loopback port
+# (webhooks.proxy), so whatever URL a test registers, the server never sends a
+# request off this machine.
 # Extra settings can be passed as LANDPATROL__SECTION__KEY variables.
 
 LP_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -74,7 +75,7 @@ start_server() {
   LANDPATROL__DATABASE__URL="$url" \
     HTTP_PROXY="http://127.0.0.1:9" HTTPS_PROXY="http://127.0.0.1:9" ALL_PROXY="http://127.0.0.1:9" \
     http_proxy="http://127.0.0.1:9" https_proxy="http://127.0.0.1:9" all_proxy="http://127.0.0.1:9" \
-    NO_PROXY="" no_proxy="" \
+    NO_PROXY="" no_proxy="" LANDPATROL__WEBHOOKS__PROXY="http://127.0.0.1:9" \
     "$LP_BIN" --data-dir "$LP_DATA_DIR" serve --demo --addr 127.0.0.1:0 >"$LP_DATA_DIR/server.log" 2>&1 &
   LP_PID=$!
   export LP_PID

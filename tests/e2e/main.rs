@@ -10,6 +10,7 @@ mod bad_input;
 mod cases;
 mod cli;
 mod concurrency;
+mod console;
 mod open311;
 mod ops;
 mod parcels;

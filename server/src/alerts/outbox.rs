@@ -114,16 +114,21 @@ pub async fn claim(db: &DatabaseConnection, cfg: &AlertSettings, limit: u64) -> 
 }
 
 /// The webhook client: no redirects followed, no proxy from the environment
-/// (a proxy would resolve names itself, past the address check), and, unless
-/// the installation allows private networks, every name resolved through
+/// (a proxy resolves names itself, past the address check: only the one the
+/// installation names in `webhooks.proxy` is used), and, unless the
+/// installation allows private networks, every name resolved through
 /// [`GuardedResolver`].
 pub fn client(state: &AppState) -> reqwest::Result<reqwest::Client> {
+    let cfg = &state.settings.webhooks;
     let mut b = reqwest::Client::builder()
         .timeout(Duration::from_secs(state.settings.alerts.webhook_timeout_secs))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .user_agent(concat!("landpatrol-webhooks/", env!("CARGO_PKG_VERSION")));
-    if !state.settings.webhooks.allow_private_networks {
+    if !cfg.proxy.is_empty() {
+        b = b.proxy(reqwest::Proxy::all(&cfg.proxy)?);
+    }
+    if !cfg.allow_private_networks {
         b = b.dns_resolver(Arc::new(GuardedResolver::system()));
     }
     b.build()

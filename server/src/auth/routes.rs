@@ -24,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/users/{id}").patch(update_user));
 }
 
-fn ctx(state: &AppState) -> AuthContext<'_> {
+pub(crate) fn ctx(state: &AppState) -> AuthContext<'_> {
     AuthContext { db: &state.db, keys: &state.keys, refresh_ttl_days: state.refresh_ttl_days() }
 }
 
@@ -57,18 +57,31 @@ pub async fn login(
     req: actix_web::HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(throttled_login(&state, &req, &body.username, &body.password, body.device_id).await?))
+}
+
+/// A login through the throttle ([`super::throttle`]): a locked username or
+/// address is answered `429` without the password being checked; a wrong
+/// password counts against both. Shared with the console's sign-in.
+pub async fn throttled_login(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    username: &str,
+    password: &str,
+    device: Option<Uuid>,
+) -> ApiResult<TokenPair> {
     let cfg = &state.settings.auth;
-    let addr = crate::net::client_addr(&req, state.settings.tips.trust_forwarded_for);
+    let addr = crate::net::client_addr(req, state.settings.tips.trust_forwarded_for);
     let throttle = &state.login_throttle;
-    throttle.check(cfg, &body.username, addr.as_deref(), std::time::Instant::now())?;
-    match service::login(&ctx(&state), &body.username, &body.password, body.device_id).await {
+    throttle.check(cfg, username, addr.as_deref(), std::time::Instant::now())?;
+    match service::login(&ctx(state), username, password, device).await {
         Ok(pair) => {
-            throttle.succeeded(&body.username);
-            Ok(HttpResponse::Ok().json(pair))
+            throttle.succeeded(username);
+            Ok(pair)
         }
         Err(e) => {
             if e.code == landpatrol_sync::ErrorCode::InvalidCredentials {
-                throttle.failed(cfg, &body.username, addr.as_deref(), std::time::Instant::now());
+                throttle.failed(cfg, username, addr.as_deref(), std::time::Instant::now());
             }
             Err(e)
         }

@@ -1,0 +1,536 @@
+// The console: one page, routed by the URL fragment (#/inbox, #/cases/<id>, …),
+// every view drawn from the same HTTP API the phones use.
+
+import { api, ApiError, download, follow, imageUrl, onSession, resume, signIn, signOut, user } from './api.js';
+import { MapView } from './map.js';
+import { esc, lang, name, setLang, t, when } from './i18n.js';
+
+const view = document.getElementById('view');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+let config = { tile_url: '', tile_crs: 'wgs84', tile_attribution: '', time_zone: 'Asia/Shanghai' };
+let towns = null; // summaries
+const boundaries = new Map();
+let stopStream = null;
+const inbox = { alerts: [], unread: 0, state: '', listeners: new Set() };
+
+const STATUSES = ['reported', 'registered', 'rectifying', 'rectified', 'accepted', 'closed', 'dismissed'];
+const SOURCES = ['satellite', 'legacy', 'patrol', 'idle_land', 'tip'];
+const ROLES_NAV = {
+  town_officer: ['inbox', 'cases', 'tips', 'webhooks'],
+  bureau_admin: ['inbox', 'map', 'cases', 'tips', 'acceptance', 'report', 'users', 'webhooks'],
+  verifier: ['map', 'cases', 'acceptance', 'report'],
+  inspector: ['cases'],
+};
+
+// A template parses table rows too (a <div> would drop a <tr>).
+const h = (html) => { const d = document.createElement('template'); d.innerHTML = html.trim(); return d.content.firstElementChild; };
+const when2 = (iso) => when(iso, config.time_zone);
+const qs = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
+
+function fail(e) {
+  const msg = e instanceof ApiError ? `${e.message}${e.code ? ` (${e.code})` : ''}` : String(e);
+  view.replaceChildren(h(`<div class="notice error" role="alert">${esc(t('error'))}: ${esc(msg)}</div>`));
+}
+
+function flash(text, kind = 'ok') {
+  const n = h(`<div class="flash ${kind}" role="status">${esc(text)}</div>`);
+  document.body.append(n);
+  setTimeout(() => n.remove(), 4000);
+}
+
+async function townList() {
+  if (!towns) towns = await api('/api/v1/towns');
+  return towns;
+}
+
+async function boundary(id) {
+  if (!boundaries.has(id)) boundaries.set(id, api(`/api/v1/towns/${id}`));
+  return boundaries.get(id);
+}
+
+/// Every case matching `filter`, page by page (the API gives at most 500 at a time).
+async function allCases(filter, most = 5000) {
+  const items = [];
+  let cursor = '';
+  do {
+    const page = await api(`/api/v1/cases?${qs({ ...filter, limit: 500, cursor })}`);
+    items.push(...page.items);
+    cursor = page.next_cursor || '';
+  } while (cursor && items.length < most);
+  return items;
+}
+
+function townName(ref) { return ref ? ref.name : t('unassigned'); }
+
+// ---- the live inbox (kept for the whole session, so the badge is always right)
+
+function startInbox() {
+  const u = user();
+  if (stopStream || !u || !['town_officer', 'bureau_admin'].includes(u.role)) return;
+  api('/api/v1/alerts?limit=200').then((page) => {
+    inbox.alerts = page.alerts;
+    recount();
+  }).catch(() => {});
+  stopStream = follow('/api/v1/alerts/stream', (type, alert) => {
+    if (type !== 'alert') return;
+    const i = inbox.alerts.findIndex((a) => a.id === alert.id);
+    if (i >= 0) inbox.alerts[i] = alert; else inbox.alerts.unshift(alert);
+    recount();
+    if (!alert.acked_at) notify(alert);
+  }, (state) => { inbox.state = state; recount(); });
+}
+
+function recount() {
+  inbox.unread = inbox.alerts.filter((a) => !a.acked_at).length;
+  const badge = document.getElementById('unread');
+  if (badge) {
+    badge.textContent = inbox.unread ? String(inbox.unread) : '';
+    badge.hidden = !inbox.unread;
+  }
+  document.title = `${inbox.unread ? `(${inbox.unread}) ` : ''}${t('title')} · ${t('console')}`;
+  for (const f of inbox.listeners) f();
+}
+
+function notify(alert) {
+  try {
+    const ctx = new AudioContext();
+    const o = ctx.createOscillator();
+    o.frequency.value = 880;
+    o.connect(ctx.destination);
+    o.start();
+    o.stop(ctx.currentTime + 0.15);
+  } catch { /* no sound where the browser refuses */ }
+  if ('Notification' in window && Notification.permission === 'granted') {
+    new Notification(name('kind', alert.kind), { body: alert.title, tag: alert.id });
+  }
+}
+
+async function ack(ids) {
+  for (const id of ids) {
+    const a = await api(`/api/v1/alerts/${id}/ack`, { method: 'POST', body: {} });
+    const i = inbox.alerts.findIndex((x) => x.id === id);
+    if (i >= 0) inbox.alerts[i] = a;
+  }
+  recount();
+}
+
+// ---- views
+
+const views = {
+  async inbox() {
+    const root = h(`<section class="inbox"><h1>${esc(t('inbox'))} <span class="state"></span></h1>
+      <div class="bar"><button class="ack-selected">${esc(t('ack'))}</button>
+      <button class="ack-all">${esc(t('ack_all'))}</button>
+      <button class="allow-notify" hidden>${esc(t('notify'))}</button></div><ul class="alerts"></ul></section>`);
+    view.replaceChildren(root);
+    const list = root.querySelector('.alerts');
+    const draw = () => {
+      root.querySelector('.state').textContent = inbox.state === 'live' ? `● ${t('live')}` : inbox.state ? t('reconnecting') : '';
+      root.querySelector('.state').className = `state ${inbox.state}`;
+      if (!inbox.alerts.length) { list.replaceChildren(h(`<li class="empty">${esc(t('no_alerts'))}</li>`)); return; }
+      list.replaceChildren(...inbox.alerts.map((a) => {
+        const li = h(`<li class="alert ${a.acked_at ? 'acked' : 'unread'}" data-id="${esc(a.id)}">
+          <input type="checkbox" aria-label="${esc(t('ack'))}" ${a.acked_at ? 'disabled' : ''}>
+          <span class="kind k-${esc(a.kind)}">${esc(name('kind', a.kind))}</span>
+          <a class="title" href="${a.case_id ? `#/cases/${esc(a.case_id)}` : a.tip_id ? '#/tips' : '#/inbox'}">${esc(a.title)}</a>
+          <span class="town">${esc(townName(a.town))}</span>
+          <time>${esc(when2(a.created_at))}</time>
+          ${a.acked_at ? `<span class="acked-note">${esc(t('acked'))}</span>` : `<button class="ack-one">${esc(t('ack'))}</button>`}
+        </li>`);
+        const one = li.querySelector('.ack-one');
+        if (one) one.addEventListener('click', () => ack([a.id]).catch(fail));
+        return li;
+      }));
+    };
+    root.querySelector('.ack-selected').addEventListener('click', () => {
+      const ids = [...list.querySelectorAll('input:checked')].map((c) => c.closest('li').dataset.id);
+      ack(ids).catch(fail);
+    });
+    root.querySelector('.ack-all').addEventListener('click', () => {
+      ack(inbox.alerts.filter((a) => !a.acked_at).map((a) => a.id)).catch(fail);
+    });
+    if ('Notification' in window && Notification.permission === 'default') {
+      const b = root.querySelector('.allow-notify');
+      b.hidden = false;
+      b.addEventListener('click', () => Notification.requestPermission().then(() => { b.hidden = true; }));
+    }
+    inbox.listeners.clear();
+    inbox.listeners.add(draw);
+    draw();
+  },
+
+  async cases(params) {
+    const u = user();
+    const f = { status: params.get('status') || '', source: params.get('source') || '', overdue: params.get('overdue') || '',
+      town: params.get('town') || '' };
+    const all = await townList();
+    const root = h(`<section class="cases"><h1>${esc(t('cases'))}</h1>
+      <form class="filters">
+        <label>${esc(t('status'))} <select name="status"><option value="">${esc(t('all'))}</option>
+          ${STATUSES.map((s) => `<option value="${s}" ${f.status === s ? 'selected' : ''}>${esc(name('status', s))}</option>`).join('')}</select></label>
+        <label>${esc(t('source'))} <select name="source"><option value="">${esc(t('all'))}</option>
+          ${SOURCES.map((s) => `<option value="${s}" ${f.source === s ? 'selected' : ''}>${esc(name('source', s))}</option>`).join('')}</select></label>
+        ${u.role === 'town_officer' ? '' : `<label>${esc(t('town'))} <select name="town"><option value="">${esc(t('all'))}</option>
+          <option value="unassigned" ${f.town === 'unassigned' ? 'selected' : ''}>${esc(t('unassigned'))}</option>
+          ${all.map((x) => `<option value="${esc(x.code)}" ${f.town === x.code ? 'selected' : ''}>${esc(x.name)}</option>`).join('')}</select></label>`}
+        <label><input type="checkbox" name="overdue" value="true" ${f.overdue ? 'checked' : ''}> ${esc(t('overdue'))}</label>
+        <button>${esc(t('filter'))}</button></form>
+      <div class="split"><div class="mapbox"></div><table class="list"><thead><tr><th>${esc(t('number'))}</th><th>${esc(t('status'))}</th>
+        <th>${esc(t('source'))}</th><th>${esc(t('town'))}</th><th>${esc(t('deadline'))}</th><th>${esc(t('description'))}</th></tr></thead>
+        <tbody><tr><td colspan="6">${esc(t('loading'))}</td></tr></tbody></table></div></section>`);
+    view.replaceChildren(root);
+    root.querySelector('.filters').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const d = Object.fromEntries(new FormData(e.target));
+      location.hash = `#/cases?${qs(d)}`;
+    });
+    const page = { items: await allCases(f) };
+    const body = root.querySelector('tbody');
+    body.replaceChildren(...page.items.map((c) => h(`<tr class="${c.overdue ? 'overdue' : ''}" data-id="${esc(c.id)}">
+      <td><a href="#/cases/${esc(c.id)}">${esc(c.case_number)}</a></td><td><span class="st st-${esc(c.status)}">${esc(name('status', c.status))}</span></td>
+      <td>${esc(name('source', c.source))}</td><td>${esc(townName(c.town))}${c.near_boundary ? ` <span class="nb" title="${esc(t('near_boundary'))}">⚑</span>` : ''}</td>
+      <td>${esc(c.deadline || '')}${c.overdue ? ` <b class="od">${esc(t('overdue'))}</b>` : ''}</td><td>${esc(c.description)}</td></tr>`)));
+    if (!page.items.length) body.replaceChildren(h(`<tr><td colspan="6">${esc(t('none'))}</td></tr>`));
+    // The map: the caller's town (or the district), and the cases on it.
+    const mine = u.role === 'town_officer' ? all.filter((x) => x.id === u.town_id) : f.town && f.town !== 'unassigned' ? all.filter((x) => x.code === f.town) : all;
+    await drawMap(root.querySelector('.mapbox'), mine, page.items);
+  },
+
+  async case(params, id) {
+    const [c, inspections] = await Promise.all([api(`/api/v1/cases/${id}`), api(`/api/v1/cases/${id}/inspections`).catch(() => [])]);
+    const u = user();
+    const root = h(`<section class="case"><p><a href="#/cases">← ${esc(t('back'))}</a></p>
+      <h1>${esc(c.case_number)} <span class="st st-${esc(c.status)}">${esc(name('status', c.status))}</span></h1>
+      <div class="split"><dl class="fields">
+        <dt>${esc(t('source'))}</dt><dd>${esc(name('source', c.source))}</dd>
+        <dt>${esc(t('town'))}</dt><dd>${esc(townName(c.town))}${c.near_boundary ? ` · ${esc(t('near_boundary'))}${c.neighbour_town ? ` (${esc(c.neighbour_town.name)})` : ''}` : ''}</dd>
+        <dt>${esc(t('location'))}</dt><dd>${c.location.lon.toFixed(6)}, ${c.location.lat.toFixed(6)} (WGS-84)</dd>
+        <dt>${esc(t('created'))}</dt><dd>${esc(when2(c.discovered_at || c.created_at))}</dd>
+        <dt>${esc(t('deadline'))}</dt><dd>${esc(c.deadline || '—')}${c.overdue ? ` <b class="od">${esc(t('overdue'))}</b>` : ''}</dd>
+        <dt>${esc(t('violation'))}</dt><dd>${esc(c.violation_type || '—')}</dd>
+        <dt>${esc(t('area'))}</dt><dd>${c.area_m2 != null ? `${Math.round(c.area_m2)} m²` : '—'}</dd>
+        <dt>${esc(t('address'))}</dt><dd class="address">${esc(c.address || '—')}</dd>
+        <dt>${esc(t('description'))}</dt><dd class="description">${esc(c.description || '—')}</dd>
+      </dl><div class="mapbox small"></div></div>
+      <h2>${esc(t('transitions'))}</h2><form class="transition">
+        ${c.allowed_transitions.length ? c.allowed_transitions.map((s) => `<label><input type="radio" name="to" value="${s}"> ${esc(name('status', s))}</label>`).join(' ')
+          : `<span class="muted">${esc(t('none'))}</span>`}
+        ${c.allowed_transitions.length ? `<input name="note" placeholder="${esc(t('note'))}" maxlength="4000"><button>${esc(t('do'))}</button>` : ''}</form>
+      ${u.role === 'bureau_admin' ? `<form class="reassign"><label>${esc(t('reassign'))} ${esc(t('to_town'))}
+        <select name="town"><option value="">${esc(t('unassigned'))}</option></select></label>
+        <input name="note" placeholder="${esc(t('note'))}"><button>${esc(t('reassign'))}</button></form>` : ''}
+      <h2>${esc(t('photos'))}</h2><div class="photos"></div>
+      <h2>${esc(t('inspections'))}</h2><ul class="inspections">${inspections.length ? inspections.map((i) => `<li>
+        <time>${esc(when2(i.inspected_at || i.created_at))}</time> ${esc(i.kind || '')} ${esc(i.result || '')} ${esc(i.note || '')}</li>`).join('')
+        : `<li class="muted">${esc(t('none'))}</li>`}</ul>
+      <h2>${esc(t('history'))}</h2><ol class="history">${c.history.map((e) => `<li>
+        <time>${esc(when2(e.at))}</time> <b>${esc(name('action', e.action))}</b>
+        ${e.from_status || e.to_status ? `${esc(name('status', e.from_status || ''))} → ${esc(name('status', e.to_status || ''))}` : ''}
+        <span class="actor">${esc(e.actor_name)}</span> ${e.note ? `<q>${esc(e.note)}</q>` : ''}</li>`).join('')}</ol></section>`);
+    view.replaceChildren(root);
+    root.querySelector('.transition').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const d = Object.fromEntries(new FormData(e.target));
+      if (!d.to) return;
+      try {
+        await api(`/api/v1/cases/${id}/transitions`, { method: 'POST', body: { from: c.status, to: d.to, note: d.note || null } });
+        flash(`${c.case_number}: ${name('status', d.to)}`);
+        route();
+      } catch (err) { flash(err.message, 'error'); }
+    });
+    const re = root.querySelector('.reassign');
+    if (re) {
+      const sel = re.querySelector('select');
+      for (const x of await townList()) sel.append(h(`<option value="${esc(x.code)}">${esc(x.name)}</option>`));
+      re.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const d = Object.fromEntries(new FormData(e.target));
+        try {
+          await api(`/api/v1/cases/${id}/reassign`, { method: 'POST', body: { town: d.town || null, note: d.note || '' } });
+          route();
+        } catch (err) { flash(err.message, 'error'); }
+      });
+    }
+    const ph = root.querySelector('.photos');
+    if (!c.photos.length) ph.append(h(`<p class="muted">${esc(t('none'))}</p>`));
+    for (const p of c.photos) {
+      const words = p.flags.map((fl) => (fl === 'far_from_report' && p.distance_m != null ? t('far')(p.distance_m)
+        : fl === 'time_mismatch' && p.time_diff_secs != null ? t('time')(p.time_diff_secs) : name('flag', fl)));
+      const fig = h(`<figure class="photo"><button class="thumb" aria-label="${esc(t('open'))}"><img alt="${esc(p.sha256.slice(0, 12))}"></button>
+        <figcaption>${esc(name('action', p.record_kind))} · ${esc(when2(p.reported_at))}
+        ${words.length ? `<ul class="flags">${words.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : ''}</figcaption></figure>`);
+      ph.append(fig);
+      if (p.thumbnail === 'ready') {
+        imageUrl(`/api/v1/photos/${p.sha256}/thumb?size=256`).then((u2) => { fig.querySelector('img').src = u2; }).catch(() => {});
+      } else {
+        fig.querySelector('img').alt = p.thumbnail;
+      }
+      fig.querySelector('.thumb').addEventListener('click', async () => {
+        const full = h(`<div class="overlay" role="dialog"><img alt="${esc(p.sha256)}"><button class="close">×</button></div>`);
+        document.body.append(full);
+        full.addEventListener('click', () => full.remove());
+        full.querySelector('img').src = await imageUrl(`/api/v1/photos/${p.sha256}/original`);
+      });
+    }
+    const t0 = c.town ? [(await townList()).find((x) => x.id === c.town.id)].filter(Boolean) : [];
+    await drawMap(root.querySelector('.mapbox'), t0, [c]);
+  },
+
+  async tips(params) {
+    const status = params.get('status') || 'new';
+    const page = await api(`/api/v1/tips?${qs({ status, limit: 200 })}`);
+    const root = h(`<section class="tips"><h1>${esc(t('tips'))}</h1><ul class="tiplist"></ul></section>`);
+    view.replaceChildren(root);
+    const list = root.querySelector('.tiplist');
+    if (!page.items.length) list.append(h(`<li class="muted">${esc(t('none'))}</li>`));
+    for (const tip of page.items) {
+      const full = await api(`/api/v1/tips/${tip.id}`);
+      const li = h(`<li class="tip" data-id="${esc(tip.id)}"><p><b>${esc(townName(tip.town))}</b> <time>${esc(when2(tip.created_at))}</time>
+        ${esc(tip.description)} <span class="muted">${esc(tip.address || '')}</span></p>
+        ${(full.duplicates || []).length ? `<p>${esc(t('duplicates'))}: ${full.duplicates.map((d) => `<a href="#/cases/${esc(d.case_id || d.id)}">${esc(d.case_number)}</a> (${Math.round(d.distance_m)} m)`).join(', ')}</p>` : ''}
+        <form class="triage"><select name="action"><option value="create_case">${esc(t('make_case'))}</option>
+        ${(full.duplicates || []).map((d) => `<option value="merge:${esc(d.case_id || d.id)}">${esc(t('merge'))} ${esc(d.case_number)}</option>`).join('')}
+        <option value="reject">${esc(t('reject'))}</option></select><input name="note" placeholder="${esc(t('note'))}"><button>${esc(t('triage'))}</button></form></li>`);
+      li.querySelector('form').addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const d = Object.fromEntries(new FormData(e.target));
+        const body = d.action.startsWith('merge:') ? { action: 'merge', case_id: d.action.slice(6), note: d.note || null }
+          : d.action === 'reject' ? { action: 'reject', note: d.note } : { action: 'create_case', note: d.note || null };
+        try { await api(`/api/v1/tips/${tip.id}/triage`, { method: 'POST', body }); route(); } catch (err) { flash(err.message, 'error'); }
+      });
+      list.append(li);
+    }
+  },
+
+  async webhooks() {
+    const hooks = await api('/api/v1/webhooks');
+    const root = h(`<section class="webhooks"><h1>${esc(t('webhooks'))}</h1>
+      <form class="new"><input name="url" type="url" required placeholder="https://…" size="50"><input name="description" placeholder="${esc(t('description'))}">
+      <button>${esc(t('register'))}</button></form><div class="secret" hidden></div><ul class="hooks"></ul></section>`);
+    view.replaceChildren(root);
+    root.querySelector('.new').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const d = Object.fromEntries(new FormData(e.target));
+      try {
+        const hook = await api('/api/v1/webhooks', { method: 'POST', body: { url: d.url, description: d.description } });
+        await views.webhooks();
+        const s = view.querySelector('.secret');
+        s.hidden = false;
+        s.textContent = `${t('secret')}: ${hook.secret}`;
+      } catch (err) { flash(err.message, 'error'); }
+    });
+    const list = root.querySelector('.hooks');
+    for (const w of hooks) {
+      const li = h(`<li><code>${esc(w.url)}</code> ${esc(w.description)} <b>${esc(w.active ? t('active') : t('paused'))}</b>
+        <button class="toggle">${esc(w.active ? t('pause') : t('resume'))}</button><button class="rotate">${esc(t('rotate'))}</button>
+        <button class="log">${esc(t('deliveries'))}</button><button class="del">${esc(t('delete'))}</button><div class="deliveries"></div></li>`);
+      li.querySelector('.toggle').addEventListener('click', () => api(`/api/v1/webhooks/${w.id}`, { method: 'PATCH', body: { active: !w.active } }).then(() => views.webhooks()).catch(fail));
+      li.querySelector('.rotate').addEventListener('click', async () => {
+        const bytes = crypto.getRandomValues(new Uint8Array(24));
+        const secret = `whsec_${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+        await api(`/api/v1/webhooks/${w.id}`, { method: 'PATCH', body: { secret } });
+        li.querySelector('.deliveries').textContent = `${t('secret')}: ${secret}`;
+      });
+      li.querySelector('.del').addEventListener('click', () => api(`/api/v1/webhooks/${w.id}`, { method: 'DELETE' }).then(() => views.webhooks()).catch(fail));
+      li.querySelector('.log').addEventListener('click', async () => {
+        const log = await api(`/api/v1/webhooks/${w.id}/deliveries?limit=50`);
+        li.querySelector('.deliveries').replaceChildren(h(`<table><tr><th>${esc(t('created'))}</th><th>${esc(t('status'))}</th><th>#</th><th>HTTP</th><th></th></tr>
+          ${log.map((d) => `<tr><td>${esc(when2(d.created_at))}</td><td>${esc(d.status)}</td><td>${d.attempts}</td><td>${esc(d.last_status ?? '')}</td><td>${esc(d.last_error || '')}</td></tr>`).join('')}</table>`));
+      });
+      list.append(li);
+    }
+  },
+
+  async map() {
+    const all = await townList();
+    const page = { items: await allCases({}) };
+    const root = h(`<section class="district"><h1>${esc(t('map'))}</h1><div class="mapbox big"></div>
+      <h2>${esc(t('unassigned'))}</h2><ul class="queue"></ul></section>`);
+    view.replaceChildren(root);
+    await drawMap(root.querySelector('.mapbox'), all, page.items);
+    const queue = page.items.filter((c) => !c.town);
+    root.querySelector('.queue').replaceChildren(...(queue.length ? queue.map((c) => h(`<li><a href="#/cases/${esc(c.id)}">${esc(c.case_number)}</a> ${esc(c.description)}</li>`))
+      : [h(`<li class="muted">${esc(t('none'))}</li>`)]));
+  },
+
+  async acceptance() {
+    const page = { items: await allCases({ status: 'rectified' }) };
+    const root = h(`<section class="acceptance"><h1>${esc(t('acceptance'))} · ${esc(t('to_check'))}</h1><ul class="checks"></ul></section>`);
+    view.replaceChildren(root);
+    const list = root.querySelector('.checks');
+    if (!page.items.length) list.append(h(`<li class="muted">${esc(t('none'))}</li>`));
+    for (const c of page.items) {
+      const li = h(`<li data-id="${esc(c.id)}"><a href="#/cases/${esc(c.id)}">${esc(c.case_number)}</a> ${esc(townName(c.town))} ${esc(c.description)}
+        <input name="note" placeholder="${esc(t('note'))}">
+        ${c.allowed_transitions.includes('accepted') ? `<button class="accept">${esc(t('accept'))}</button>` : ''}
+        ${c.allowed_transitions.includes('rectifying') ? `<button class="fail">${esc(t('fail'))}</button>` : ''}</li>`);
+      const go = (to) => api(`/api/v1/cases/${c.id}/transitions`, { method: 'POST', body: { from: 'rectified', to, note: li.querySelector('input').value || null } })
+        .then(() => { flash(`${c.case_number}: ${name('status', to)}`); return views.acceptance(); }).catch((e) => flash(e.message, 'error'));
+      li.querySelector('.accept')?.addEventListener('click', () => go('accepted'));
+      li.querySelector('.fail')?.addEventListener('click', () => go('rectifying'));
+      list.append(li);
+    }
+  },
+
+  async report(params) {
+    const asOf = params.get('as_of') || new Date().toISOString().slice(0, 10);
+    const from = params.get('from') || '';
+    const hide = params.get('hide') === '1';
+    const r = await api(`/api/v1/reports/progress?${qs({ as_of: asOf, from })}`);
+    const rows = [...r.towns, ...(r.district ? [r.district] : [])].filter((x) => !hide || x.cases_total > 0 || !x.town);
+    const label = (x) => (x.town ? x.town.name : x.unassigned ? t('unassigned') : '全区 / district');
+    const root = h(`<section class="report"><h1>${esc(t('report'))} · ${esc(r.campaign ? r.campaign.name : '')}</h1>
+      <form class="filters"><label>${esc(t('as_of'))} <input type="date" name="as_of" value="${esc(asOf)}"></label>
+        <label>from <input type="date" name="from" value="${esc(from)}"></label>
+        <label><input type="checkbox" name="hide" value="1" ${hide ? 'checked' : ''}> ${esc(t('hide_empty'))}</label>
+        <button>${esc(t('filter'))}</button> <button type="button" class="csv">${esc(t('download_csv'))}</button></form>
+      <p class="muted">${esc(r.period_from)} – ${esc(r.period_to)} · ${esc(when2(r.generated_at))}</p>
+      <table class="progress"><thead><tr><th>${esc(t('town'))}</th><th>${esc(t('r_total'))}</th><th>${esc(t('r_open'))}</th>
+        <th>${esc(t('r_opened'))}</th><th>${esc(t('r_closed'))}</th><th>${esc(t('overdue'))}</th><th>${esc(t('r_rectified'))}</th>
+        <th>${esc(t('r_accepted'))}</th><th>${esc(t('r_targets'))}</th></tr></thead><tbody>
+        ${rows.map((x) => `<tr><td class="l">${esc(label(x))}</td><td>${x.cases_total}</td><td>${x.open}</td><td>${x.opened_in_period}</td>
+          <td>${x.closed_in_period}</td><td>${esc(x.overdue.count ?? x.overdue.total ?? 0)}</td>
+          <td>${x.rectified_rate == null ? 0 : (x.rectified_rate * 100).toFixed(1)}</td><td>${x.accepted_rate == null ? 0 : (x.accepted_rate * 100).toFixed(1)}</td>
+          <td class="l">${x.targets.filter((g) => g.state !== 'not_applicable').map((g) => `<span class="tg ${esc(g.state)}" title="${esc(g.detail)}">${esc(g.label)}: ${esc(t(g.state))}</span>`).join(' ')}</td></tr>`).join('')}
+      </tbody></table><div class="chart"></div></section>`);
+    view.replaceChildren(root);
+    root.querySelector('.filters').addEventListener('submit', (e) => {
+      e.preventDefault();
+      location.hash = `#/report?${qs(Object.fromEntries(new FormData(e.target)))}`;
+    });
+    root.querySelector('.csv').addEventListener('click', () => download(`/api/v1/reports/progress.csv?${qs({ as_of: asOf, from })}`, `progress-${asOf}.csv`).catch(fail));
+    chart(root.querySelector('.chart'), rows.filter((x) => x.town));
+  },
+
+  async users() {
+    const list = await api('/api/v1/users');
+    const all = await townList();
+    const tn = (id) => (all.find((x) => x.id === id) || {}).name || '';
+    const root = h(`<section class="users"><h1>${esc(t('users'))}</h1><table><tr><th>${esc(t('username'))}</th><th>${esc(t('display_name'))}</th>
+      <th>${esc(t('role'))}</th><th>${esc(t('town'))}</th><th></th></tr>
+      ${list.map((u) => `<tr data-id="${esc(u.id)}"><td>${esc(u.username)}</td><td>${esc(u.display_name || '')}</td><td>${esc(name('role', u.role))}</td>
+      <td>${esc(tn(u.town_id))}</td><td><button class="toggle">${esc(u.active ? t('disable') : t('enable'))}</button></td></tr>`).join('')}</table></section>`);
+    view.replaceChildren(root);
+    root.querySelectorAll('.toggle').forEach((b) => b.addEventListener('click', async () => {
+      const id = b.closest('tr').dataset.id;
+      const u = list.find((x) => x.id === id);
+      try { await api(`/api/v1/users/${id}`, { method: 'PATCH', body: { active: !u.active } }); views.users(); } catch (e) { flash(e.message, 'error'); }
+    }));
+  },
+};
+
+/// Towns' boundaries and the cases on a map (vector only unless tiles are configured).
+async function drawMap(host, townsToDraw, cases) {
+  const bbox = townsToDraw.length ? townsToDraw.reduce((b, x) => [Math.min(b[0], x.bbox[0]), Math.min(b[1], x.bbox[1]), Math.max(b[2], x.bbox[2]), Math.max(b[3], x.bbox[3])], [180, 90, -180, -90])
+    : cases.length ? [Math.min(...cases.map((c) => c.location.lon)) - 0.01, Math.min(...cases.map((c) => c.location.lat)) - 0.01,
+      Math.max(...cases.map((c) => c.location.lon)) + 0.01, Math.max(...cases.map((c) => c.location.lat)) + 0.01] : [117.13, 39.45, 117.7, 39.9];
+  const m = new MapView(host, bbox, { tiles: { url: config.tile_url, crs: config.tile_crs, attribution: config.tile_attribution } });
+  host.mapView = m;
+  const details = await Promise.all(townsToDraw.map((x) => boundary(x.id).catch(() => null)));
+  details.forEach((d) => d && m.area(d.boundary, { label: d.name }));
+  for (const c of cases) {
+    m.point(c.location.lon, c.location.lat, { cls: `st-${c.status} ${c.overdue ? 'overdue' : ''} ${c.near_boundary ? 'near' : ''}`,
+      title: `${c.case_number} ${name('status', c.status)}`, onClick: () => { location.hash = `#/cases/${c.id}`; } });
+  }
+}
+
+/// Bars per town: closed (eliminated) against all cases, and overdue, in SVG.
+function chart(host, rows) {
+  if (!rows.length) return;
+  const max = Math.max(1, ...rows.map((x) => x.cases_total));
+  const w = 720, bh = 18, gap = 6, left = 150;
+  const svgNs = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(svgNs, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${rows.length * (bh + gap) + 10}`);
+  svg.setAttribute('class', 'bars');
+  rows.forEach((x, i) => {
+    const y = i * (bh + gap) + 5;
+    const add = (tag, attrs, text) => {
+      const e = document.createElementNS(svgNs, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+      if (text != null) e.textContent = text;
+      svg.append(e);
+    };
+    const done = x.cases_total - x.open;
+    add('text', { x: left - 6, y: y + bh - 4, 'text-anchor': 'end', class: 'lbl' }, x.town.name);
+    add('rect', { x: left, y, width: ((w - left - 60) * x.cases_total) / max, height: bh, class: 'all' });
+    add('rect', { x: left, y, width: ((w - left - 60) * done) / max, height: bh, class: 'done' });
+    add('text', { x: left + ((w - left - 60) * x.cases_total) / max + 4, y: y + bh - 4, class: 'num' }, `${done}/${x.cases_total}`);
+  });
+  host.replaceChildren(svg);
+}
+
+// ---- sign-in, navigation, routing
+
+function signInView() {
+  nav.replaceChildren();
+  who.replaceChildren();
+  const root = h(`<section class="signin"><h1>${esc(t('title'))}</h1><form>
+    <label>${esc(t('username'))} <input name="username" autocomplete="username" required></label>
+    <label>${esc(t('password'))} <input name="password" type="password" autocomplete="current-password" required></label>
+    <button>${esc(t('sign_in'))}</button><p class="msg" role="alert"></p></form></section>`);
+  view.replaceChildren(root);
+  root.querySelector('form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const d = Object.fromEntries(new FormData(e.target));
+    const msg = root.querySelector('.msg');
+    msg.textContent = t('signing_in');
+    try {
+      await signIn(d.username, d.password);
+      if (!location.hash || location.hash === '#/signin') location.hash = defaultHash();
+      route();
+    } catch (err) {
+      msg.textContent = err.status === 429 ? t('locked') : err.status === 401 ? t('bad_login') : err.message;
+    }
+  });
+}
+
+function defaultHash() {
+  const u = user();
+  return `#/${(ROLES_NAV[u.role] || ['cases'])[0]}`;
+}
+
+function drawNav() {
+  const u = user();
+  nav.replaceChildren(...(ROLES_NAV[u.role] || []).map((v) => h(`<a href="#/${v}" data-view="${v}">${esc(t(v))}${v === 'inbox' ? ' <span id="unread" class="badge" hidden></span>' : ''}</a>`)));
+  who.replaceChildren(h(`<span><span class="me">${esc(u.display_name || u.username)}</span> · ${esc(name('role', u.role))}
+    <button class="lang">${esc(t('language'))}</button> <button class="out">${esc(t('sign_out'))}</button></span>`));
+  who.querySelector('.out').addEventListener('click', async () => {
+    if (stopStream) { stopStream(); stopStream = null; }
+    await signOut();
+    location.hash = '#/signin';
+  });
+  who.querySelector('.lang').addEventListener('click', () => { setLang(lang === 'zh' ? 'en' : 'zh'); drawNav(); route(); });
+  recount();
+}
+
+async function route() {
+  if (!user()) {
+    await resume();
+    if (!user()) { signInView(); return; }
+  }
+  if (!nav.childElementCount) drawNav();
+  startInbox();
+  const [path, query] = (location.hash.slice(1) || defaultHash().slice(1)).split('?');
+  const parts = path.split('/').filter(Boolean);
+  const params = new URLSearchParams(query || '');
+  let key = parts[0] || 'inbox';
+  if (key === 'signin') { location.hash = defaultHash(); return; }
+  if (key === 'cases' && parts[1]) key = 'case';
+  nav.querySelectorAll('a').forEach((a) => a.classList.toggle('here', a.dataset.view === parts[0]));
+  const v = views[key];
+  if (!v) { view.replaceChildren(h(`<p>${esc(t('not_found'))}</p>`)); return; }
+  if (key !== 'inbox') inbox.listeners.clear();
+  try {
+    await v(params, parts[1]);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) { signInView(); return; }
+    fail(e);
+  }
+}
+
+onSession((u) => { if (!u) { nav.replaceChildren(); } });
+window.addEventListener('hashchange', route);
+setLang(lang);
+fetch('/console/config.json').then((r) => r.json()).then((c) => { config = c; }).catch(() => {}).finally(route);
