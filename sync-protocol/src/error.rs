@@ -70,6 +70,7 @@ error_codes! {
     InvalidRefreshToken = ("invalid_refresh_token", 401, "The refresh token is unknown, expired or revoked."),
     RefreshTokenReused = ("refresh_token_reused", 401, "A refresh token was used twice; its whole family is now revoked and the user must log in again."),
     Forbidden = ("forbidden", 403, "The caller's role may not do this."),
+    CsrfRefused = ("csrf_refused", 403, "A console session request came without the `X-Landpatrol-Console` header or from another origin; nothing was done."),
     OutOfScope = ("out_of_scope", 403, "The record or town belongs to another town than the caller's."),
     NotFound = ("not_found", 404, "No such record, or not visible to the caller."),
     RouteNotFound = ("route_not_found", 404, "No such endpoint."),

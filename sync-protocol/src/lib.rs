@@ -28,6 +28,6 @@ pub use ids::*;
 pub use lifecycle::{CaseSource, CaseStatus, Role, Transition, TransitionDenied};
 pub use merge::{FieldClock, MergeOutcome, check_patch, merge_patch};
 pub use sync::{
-    Change, ChangeOp, Op, OpError, OpKind, OpResult, OpStatus, PullRequest, PullResponse, PushRequest, PushResponse,
-    Table,
+    Change, ChangeOp, Op, OpCase, OpError, OpKind, OpResult, OpStatus, PullRequest, PullResponse, PushRequest,
+    PushResponse, Table,
 };

@@ -285,6 +285,20 @@ pub struct OpResult {
     /// `duplicate`: `out_of_scope` (its case has left the caller's scope; the stored record is withheld).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
+    /// The case this op opened: an observation with `propose_case` (the phone
+    /// learns the case's id and number at once, without waiting for a pull),
+    /// or a created case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<OpCase>,
+}
+
+/// A case an op opened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OpCase {
+    pub id: Uuid,
+    /// The case number (案件编号) the town office and the ledger use, e.g. `BD-2017-00042`.
+    pub case_number: String,
 }
 
 /// The flag set on an op whose HLC was too far ahead and was re-stamped by the server.
@@ -296,7 +310,16 @@ pub const FLAG_OUT_OF_SCOPE: &str = "out_of_scope";
 
 impl OpResult {
     fn new(op_id: Uuid, status: OpStatus) -> Self {
-        Self { op_id, status, rev: None, overridden: None, server_record: None, error: None, flags: Vec::new() }
+        Self {
+            op_id,
+            status,
+            rev: None,
+            overridden: None,
+            server_record: None,
+            error: None,
+            flags: Vec::new(),
+            case: None,
+        }
     }
 
     /// Done; the record is at `rev`.
@@ -322,6 +345,12 @@ impl OpResult {
     /// The stored result of an earlier delivery of the same op, returned as `duplicate`.
     pub fn into_duplicate(self) -> Self {
         Self { status: OpStatus::Duplicate, ..self }
+    }
+
+    /// Names the case the op opened.
+    pub fn with_case(mut self, id: Uuid, case_number: impl Into<String>) -> Self {
+        self.case = Some(OpCase { id, case_number: case_number.into() });
+        self
     }
 
     /// Adds a flag such as [`FLAG_CLOCK_SKEW`].

@@ -250,3 +250,26 @@ async fn a_tips_idempotency_key_answers_only_its_own_submitter() {
     assert_error(&tip(&app, "tip-key-2", None).await, 409, "idempotency_conflict");
     assert_eq!(tip(&app, "tip-key-2", Some(&officer)).await.1["receipt_token"], mine["receipt_token"]);
 }
+
+#[tokio::test]
+async fn a_replayed_observation_names_the_case_it_opened_only_while_the_caller_sees_it() {
+    let app = TestApp::spawn_demo().await;
+    let (token, device) = app.device_session("officer-120115001").await;
+    let ops = vec![op(
+        1,
+        &device,
+        json!({"op": "create", "table": "observations", "id": Uuid::now_v7(), "fields": {
+            "location": {"lon": HAIBIN.0, "lat": HAIBIN.1}, "note": "新建彩钢房",
+            "propose_case": {"violation_type": "built_without_approval"}}}),
+    )];
+    let first = push(&app, &token, &device, &ops).await;
+    let opened = first["results"][0]["case"].clone();
+    assert!(opened["case_number"].as_str().unwrap().starts_with("BD-"), "{first}");
+    move_to_town_2(&app, opened["id"].as_str().unwrap()).await;
+    let again = push(&app, &token, &device, &ops).await;
+    let r = &again["results"][0];
+    assert_eq!(r["status"], "duplicate", "{again}");
+    assert!(r.get("case").is_none(), "the case that left the town is not named: {r}");
+    assert_eq!(r["flags"], json!(["out_of_scope"]));
+    assert!(!reveals(&again));
+}

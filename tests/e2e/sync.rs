@@ -81,6 +81,9 @@ async fn an_observation_proposing_a_violation_creates_a_routed_case_exactly_once
     assert_eq!(made.len(), 1, "one case, routed to 海滨街道");
     assert_eq!(made[0]["deadline"], "2017-05-27");
     let id = made[0]["id"].as_str().unwrap();
+    // The push answer named the case it opened, and its replay names it again.
+    assert_eq!(first["results"][0]["case"], json!({"id": id, "case_number": made[0]["case_number"]}), "{first}");
+    assert_eq!(again["results"][0]["case"], first["results"][0]["case"]);
     let (_, history) = app.get(&format!("/api/v1/cases/{id}/history"), Some(&admin)).await;
     assert_eq!(history[0]["device_id"], device, "the ledger names the device");
 }

@@ -220,9 +220,20 @@ async fn existing_observations(txn: &DatabaseTransaction, ops: &[Op]) -> ApiResu
 }
 
 /// A stored result shown again. A conflict's `server_record` and a merge's
-/// `overridden` values are the case as it was; they are shown only while the
-/// caller still sees the case, and otherwise withheld with the `out_of_scope` flag.
+/// `overridden` values (the case as it was), and the case an op opened, are
+/// shown only while the caller still sees that case; otherwise they are
+/// withheld with the `out_of_scope` flag.
 async fn replayed(txn: &DatabaseTransaction, user: &AuthUser, op: &Op, result: OpResult) -> ApiResult<OpResult> {
+    if let Some(opened) = &result.case {
+        // The case an observation opened is shown again only while the caller sees it.
+        let seen = cases::Entity::find_by_id(opened.id)
+            .one(txn)
+            .await?
+            .is_some_and(|c| !c.deleted && user.scope().covers(c.town_id));
+        if !seen {
+            return Ok(OpResult { case: None, ..result }.with_flag(FLAG_OUT_OF_SCOPE));
+        }
+    }
     if result.server_record.is_none() && result.overridden.is_none() {
         return Ok(result);
     }
@@ -354,7 +365,7 @@ async fn dispatch(
                         return update_case(conn, state, user, op, id, &patch, stamp).await;
                     }
                     let (_, case) = create_in(conn, state, user, req).await?;
-                    Ok(OpResult::applied(op.op_id, rev(case.rev)))
+                    Ok(OpResult::applied(op.op_id, rev(case.rev)).with_case(case.id, case.case_number))
                 }
                 Table::Inspections => {
                     let mut req: NewInspection = parse_fields(fields)?;
@@ -377,7 +388,14 @@ async fn dispatch(
                 Table::Observations => {
                     let req: NewObservation = parse_fields(fields)?;
                     let (_, m) = observations::record(conn, state, user, id, req, &stamp.to_string()).await?;
-                    Ok(OpResult::applied(op.op_id, rev(m.rev)))
+                    let applied = OpResult::applied(op.op_id, rev(m.rev));
+                    Ok(match m.proposed_case_id {
+                        Some(c) => match cases::Entity::find_by_id(c).one(conn).await? {
+                            Some(case) => applied.with_case(case.id, case.case_number),
+                            None => applied,
+                        },
+                        None => applied,
+                    })
                 }
                 Table::Towns | Table::Campaigns | Table::Alerts | Table::Parcels | Table::Approvals => {
                     Err(ApiError::new(ErrorCode::UnknownTable, "reference data is read-only"))
