@@ -80,6 +80,17 @@ pub struct TownProgress {
     pub targets: Vec<TargetStatus>,
 }
 
+impl TownProgress {
+    /// Nothing to report: no cases, no idle land, no land to supply, no projects missing steps.
+    pub fn is_empty(&self) -> bool {
+        let idle = self.idle_land.as_ref().is_some_and(|b| b.newly_idle + b.disposed + b.idle_at_end > 0);
+        let supply = self.supply.as_ref().is_some_and(|s| {
+            s.approvals > 0 || s.stock_at_start_m2 + s.approved_in_period_m2 + s.supplied_in_period_m2 > 0.0
+        });
+        self.cases_total == 0 && !idle && !supply && self.five_in_place.projects_missing_steps == 0
+    }
+}
+
 /// Five-in-place (五到位) gaps.
 #[derive(Clone, Debug, Default, Serialize, ToSchema)]
 pub struct FiveInPlace {

@@ -21,8 +21,9 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(String::new, |r| format!("{:.1}", r * 100.0))
 }
 
+/// A rate on the printable page: a period with nothing to count shows 0, not a blank.
 fn pct_cell(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), |r| format!("{:.1}%", r * 100.0))
+    format!("{:.1}%", v.unwrap_or(0.0) * 100.0)
 }
 
 fn state_name(s: TargetState) -> &'static str {
@@ -101,6 +102,33 @@ fn land_cells(p: &TownProgress) -> Vec<String> {
     cells
 }
 
+/// The land figures on the printable page: idle land, supply (the period's
+/// rate and the campaign's, labelled apart), five-in-place; 0 where a town
+/// has nothing to count, never a blank.
+fn land_cells_html(p: &TownProgress) -> Vec<String> {
+    let zero = || "0".to_owned();
+    let mut cells = match &p.idle_land {
+        Some(b) => vec![
+            b.newly_idle.to_string(),
+            b.disposed.to_string(),
+            b.idle_at_end.to_string(),
+            format!("{:.0}", b.idle_area_at_end_m2),
+        ],
+        None => vec![zero(), zero(), zero(), zero()],
+    };
+    match &p.supply {
+        Some(s) => cells.extend([
+            format!("{:.0}", s.stock_at_start_m2 + s.approved_in_period_m2),
+            format!("{:.0}", s.supplied_in_period_m2),
+            pct_cell(s.rate),
+            pct_cell(s.cumulative_rate),
+        ]),
+        None => cells.extend([zero(), zero(), pct_cell(None), pct_cell(None)]),
+    }
+    cells.push(p.five_in_place.projects_missing_steps.to_string());
+    cells
+}
+
 /// The report as CSV: one row per town, then the district.
 pub fn csv(r: &ProgressReport) -> String {
     let mut header: Vec<String> = [
@@ -170,7 +198,8 @@ pub fn html(r: &ProgressReport) -> String {
     let _ = write!(
         h,
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
-         body{{font-family:\"Noto Sans CJK SC\",\"Microsoft YaHei\",sans-serif;margin:2em;color:#111}}\
+         body{{font-family:\"Noto Sans CJK SC\",\"Source Han Sans SC\",\"WenQuanYi Zen Hei\",\"WenQuanYi Micro Hei\",\
+         \"PingFang SC\",\"Hiragino Sans GB\",\"Microsoft YaHei\",SimHei,\"Droid Sans Fallback\",sans-serif;margin:2em;color:#111}}\
          table{{border-collapse:collapse;margin:1em 0;font-size:13px}}th,td{{border:1px solid #999;padding:3px 6px;text-align:right}}\
          th{{background:#eee}}td.l,th.l{{text-align:left}}.met{{color:#176117}}.not_met{{color:#a11}}.at_risk{{color:#b35c00}}\
          .on_track{{color:#1d4f91}}h2{{page-break-before:auto;margin-top:1.5em}}@media print{{body{{margin:0}}section{{page-break-inside:avoid}}}}\
@@ -179,12 +208,12 @@ pub fn html(r: &ProgressReport) -> String {
     );
     let _ = write!(
         h,
-        "<h1>{}</h1><p>统计期 period {} – {}{}. Generated {}.</p>",
+        "<h1>{}</h1><p>统计期 period {} – {}{}. 生成于 generated {} 北京时间 (UTC+08:00, Baodi time, as the report's days).</p>",
         esc(&title),
         r.period_from,
         r.period_to,
         if r.reconstructed { " (reconstructed from the ledger 据台账重建)" } else { "" },
-        r.generated_at.format("%Y-%m-%d %H:%M UTC")
+        (r.generated_at + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M")
     );
     h.push_str(
         "<table><tr><th class=\"l\">街镇 town</th><th>案件 cases</th><th>未办结 open</th><th>期内新增 opened</th>\
@@ -219,12 +248,13 @@ pub fn html(r: &ProgressReport) -> String {
     h.push_str(
         "<table><tr><th class=\"l\">街镇 town</th><th>新增闲置 newly idle</th><th>处置 disposed</th>\
          <th>期末闲置 idle at end</th><th>期末闲置面积(㎡) idle area</th><th>应供地(㎡) to supply</th>\
-         <th>期内供地(㎡) supplied</th><th>供地率(%) supply rate</th><th>五到位缺项 five-in-place gaps</th></tr>",
+         <th>期内供地(㎡) supplied</th><th>本期供地率(%) the period's supply rate</th>\
+         <th>累计供地率(%) campaign-to-date supply rate</th><th>五到位缺项 five-in-place gaps</th></tr>",
     );
     for p in r.towns.iter().chain(r.district.iter()) {
         let (code, name) = place(p);
         let _ = write!(h, "<tr><td class=\"l\">{} {}</td>", esc(&name), esc(&code));
-        for c in land_cells(p) {
+        for c in land_cells_html(p) {
             let _ = write!(h, "<td>{}</td>", esc(&c));
         }
         h.push_str("</tr>");

@@ -25,7 +25,10 @@ enum Format {
 
 async fn answer(req: &HttpRequest, state: &AppState, q: &ReportQuery, format: Format) -> ApiResult<HttpResponse> {
     let user = crate::auth::user_from_request_or_query(req, state, q.access_token.as_deref()).await?;
-    let report = service::progress(state, &user, q).await?;
+    let mut report = service::progress(state, &user, q).await?;
+    if q.hide_empty == Some(true) {
+        report.towns.retain(|p| !p.is_empty());
+    }
     let stem = format!("progress-{}", report.as_of);
     let mut ok = HttpResponse::Ok();
     // Who may read it decides; nothing in between keeps a copy, and a link with a token leaks nowhere.

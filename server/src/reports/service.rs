@@ -56,6 +56,9 @@ pub struct ReportQuery {
     /// The access token, for a link a browser opens (a download, the printable page); the
     /// `Authorization` header wins. Such a link is as secret as the token, and as short-lived.
     pub access_token: Option<String>,
+    /// `true`: leave out the towns with nothing to report (no cases, idle land, land to
+    /// supply or projects); the district total still counts them.
+    pub hide_empty: Option<bool>,
 }
 
 /// The parameters of `/reports/progress.json`, `.csv` and `.html`: those of
@@ -79,6 +82,8 @@ pub struct ReportPathQuery {
     pub town: Option<String>,
     /// The access token, for a link a browser opens; the `Authorization` header wins.
     pub access_token: Option<String>,
+    /// `true`: leave out the towns with nothing to report.
+    pub hide_empty: Option<bool>,
 }
 
 fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
