@@ -11,8 +11,4 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "installing: ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q || true
-$SUDO apt-get install -y -q "${missing[@]}"
+bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"

@@ -196,11 +196,17 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
             let app = Application::from_state(state)?;
             let host = app.state().settings.server.addr.ip();
             tracing::info!(url = %format!("http://{host}:{}/", app.port()), "landpatrol listening");
-            println!(
-                "landpatrol listening on http://{host}:{}/ (API docs: http://{host}:{}/docs/)",
-                app.port(),
-                app.port()
-            );
+            let port = app.port();
+            println!("landpatrol listening on http://{host}:{port}/ (API docs: http://{host}:{port}/docs/)");
+            println!("Console (town offices, bureau, verifiers): http://{host}:{port}/console/");
+            println!("Public tip page: http://{host}:{port}/report-a-problem/");
+            if with_demo {
+                println!(
+                    "Sign in to the console as officer-120115001 (海滨街道), officer-120115006 (周良街道), admin (bureau) \
+                     or verifier, password `{}`",
+                    demo::PASSWORD
+                );
+            }
             app.run_until_stopped().await?;
         }
         Command::Migrate => {

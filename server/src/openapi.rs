@@ -285,7 +285,7 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         ops::healthz, ops::readyz, ops::metrics,
         auth::routes::login, auth::routes::refresh, auth::routes::logout, auth::routes::me,
         auth::routes::register_device, auth::routes::list_devices, auth::routes::create_user, auth::routes::list_users, auth::routes::update_user, auth::routes::revoke_device,
-        towns::routes::list, towns::routes::get, towns::routes::import, towns::routes::locate,
+        towns::routes::list, towns::routes::outlines, towns::routes::get, towns::routes::import, towns::routes::locate,
         campaigns::routes::list, campaigns::routes::create,
         cases::routes::list, cases::routes::geojson, cases::routes::create, cases::routes::get, cases::routes::patch,
         cases::routes::history, cases::routes::transition, cases::routes::reassign,

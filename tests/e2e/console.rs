@@ -184,3 +184,19 @@ async fn requests_that_are_not_the_consoles_own_are_refused() {
     .await;
     assert_error(&(answer.0, answer.2), 401, "invalid_credentials");
 }
+
+#[tokio::test]
+async fn the_town_outlines_are_public_for_the_tip_page() {
+    let app = TestApp::spawn_demo().await;
+    let res = app.client.get(app.url("/api/v1/towns.geojson")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/geo+json");
+    let fc: Value = res.json().await.unwrap();
+    assert_eq!(fc["type"], "FeatureCollection");
+    let features = fc["features"].as_array().unwrap();
+    assert_eq!(features.len(), 23, "every Baodi town");
+    let haibin = features.iter().find(|f| f["properties"]["code"] == "120115001").unwrap();
+    assert_eq!(haibin["properties"]["name"], "海滨街道");
+    assert!(matches!(haibin["geometry"]["type"].as_str(), Some("Polygon" | "MultiPolygon")));
+    assert_eq!(haibin["properties"].as_object().unwrap().len(), 2, "outlines only: nothing about cases");
+}

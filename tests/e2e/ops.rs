@@ -153,6 +153,7 @@ fn every_route_is_documented_with_examples() {
         ("/open311/v2/requests.{format}", "post"),
         ("/open311/v2/requests/{service_request_id}.{format}", "get"),
         ("/open311/v2/tokens/{token}.{format}", "get"),
+        ("/api/v1/towns.geojson", "get"),
         ("/console/session", "post"),
         ("/console/session/refresh", "post"),
         ("/console/session/logout", "post"),

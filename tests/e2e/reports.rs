@@ -611,4 +611,18 @@ async fn the_demo_has_a_2017_history_that_past_reports_show() {
     assert_eq!(land, ["2", "1", "1", "12000", "40000", "25000", "62.5", "0"]);
     let page = text(&app, &admin, "/api/v1/reports/progress.html?as_of=2017-12-31").await;
     assert!(page.contains("五到位缺项") && page.contains("小周庄村卫生室"), "the project missing steps is listed");
+    // The two supply rates are labelled apart; a town with nothing to count shows 0, never a blank.
+    assert!(page.contains("本期供地率") && page.contains("累计供地率"), "both supply rates are named");
+    assert!(!page.contains("<td></td>") && !page.contains("<td>–</td>"), "no blank cells");
+    assert!(page.contains("北京时间 (UTC+08:00"), "the time in the bureau's zone");
+    assert!(page.contains("WenQuanYi Zen Hei"), "a CJK font stack");
+    // hide_empty leaves out the towns with nothing to report; the district still counts them.
+    let all = report(&app, &admin, "as_of=2017-12-31").await;
+    let some = report(&app, &admin, "as_of=2017-12-31&hide_empty=true").await;
+    let (n_all, n_some) = (all["towns"].as_array().unwrap().len(), some["towns"].as_array().unwrap().len());
+    assert!(n_some < n_all && n_some > 0, "{n_some} of {n_all} towns have something to report");
+    assert!(some["towns"].as_array().unwrap().iter().any(|t| t["town"]["code"] == "120115001"));
+    assert_eq!(some["district"], all["district"]);
+    let page = text(&app, &admin, "/api/v1/reports/progress.html?as_of=2017-12-31&hide_empty=true").await;
+    assert!(page.contains("海滨街道") && !page.contains("大唐庄镇"), "an empty town is left out of the page");
 }

@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/towns").get(list))
+        .service(web::resource("/towns.geojson").get(outlines))
         .service(web::resource("/towns/import").post(import))
         .service(web::resource("/towns/locate").get(locate))
         .service(web::resource("/towns/{id}").get(get));
@@ -24,6 +25,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses((status = 200, body = [TownSummary])))]
 pub async fn list(state: web::Data<AppState>, _user: AuthUser) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state.db).await?))
+}
+
+/// Every town's outline, as a GeoJSON FeatureCollection (properties `code`
+/// and `name`, WGS-84). No login needed: the public tip page draws it so a
+/// member of the public can see which town a place is in; boundaries are
+/// public facts.
+#[utoipa::path(get, path = "/api/v1/towns.geojson", tag = "towns", security((), ("bearer" = [])),
+    responses((status = 200, description = "A FeatureCollection", content_type = "application/geo+json", body = Object,
+        example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "120115001", "name": "海滨街道"},
+            "geometry": {"type": "Polygon", "coordinates": [[[117.28, 39.72], [117.33, 39.72], [117.33, 39.75], [117.28, 39.75], [117.28, 39.72]]]}}]}))))]
+pub async fn outlines(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .content_type("application/geo+json")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(service::outlines(&state.db).await?))
 }
 
 /// One town, by id or official code, with its boundary as GeoJSON.

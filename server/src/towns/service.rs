@@ -218,6 +218,24 @@ pub async fn list(db: &DatabaseConnection) -> ApiResult<Vec<TownSummary>> {
     Ok(rows.iter().map(summary).collect())
 }
 
+/// Every town's outline as a GeoJSON FeatureCollection (`code`, `name`):
+/// public, for the tip page's map and for GIS tools.
+pub async fn outlines(db: &DatabaseConnection) -> ApiResult<Value> {
+    let rows = towns::Entity::find()
+        .filter(towns::Column::Deleted.eq(false))
+        .order_by_asc(towns::Column::Code)
+        .all(db)
+        .await?;
+    let features: Vec<Value> = rows
+        .iter()
+        .map(|m| {
+            json!({"type": "Feature", "properties": {"code": m.code, "name": m.name},
+                "geometry": m.boundary})
+        })
+        .collect();
+    Ok(json!({"type": "FeatureCollection", "features": features}))
+}
+
 /// One town by id or code, with its boundary.
 pub async fn get(db: &DatabaseConnection, key: &str) -> ApiResult<TownDetail> {
     if key.contains('\0') {

@@ -30,7 +30,7 @@ const zh = {
   // The public tip page.
   optional: '（可选）', description_placeholder: '例如：村东头耕地上正在盖砖房，已经盖到两层',
   address_placeholder: '村名、路名或附近的标志', contact_hint: '仅负责处理的镇街可见，用于核实情况；可以不填',
-  map_hint: '地图只显示经纬网格：请使用手机定位，或点选大致位置，并在地址中说明', zoom_in: '放大', zoom_out: '缩小',
+  map_hint: '地图只显示镇街边界和经纬网格：请使用手机定位，或点选大致位置，并在地址中说明', zoom_in: '放大', zoom_out: '缩小',
   locating: '正在定位…', location_failed: '无法获取位置，请在地图上点选', outside_baodi: '（该位置不在宝坻区范围内）',
   photo_preparing: '正在读取…', uploading_one: '上传中', photo_uploaded: '已上传', resuming: '网络中断，正在续传…',
   photo_unreadable: '无法读取这张照片', photo_refused: (n) => `照片“${n}”未被接受`, remove: '移除', sending: '正在提交…',
@@ -73,7 +73,7 @@ const en = {
   // The public tip page.
   optional: '(optional)', description_placeholder: 'e.g. a brick house going up on farmland east of the village, two storeys already',
   address_placeholder: 'Village, road or a landmark nearby', contact_hint: 'Seen only by the town office handling the report, to check details; you may leave it empty',
-  map_hint: 'The map shows a coordinate grid only: use your location, or tap the rough place and describe it in the address', zoom_in: 'Zoom in', zoom_out: 'Zoom out',
+  map_hint: 'The map shows town outlines and a coordinate grid only: use your location, or tap the rough place and describe it in the address', zoom_in: 'Zoom in', zoom_out: 'Zoom out',
   locating: 'Finding your location…', location_failed: 'Could not get your location; tap the map instead', outside_baodi: '(this place is outside Baodi District)',
   photo_preparing: 'Reading…', uploading_one: 'Uploading', photo_uploaded: 'Uploaded', resuming: 'Connection lost; resuming…',
   photo_unreadable: 'This photo can not be read', photo_refused: (n) => `The photo "${n}" was not accepted`, remove: 'Remove', sending: 'Sending…',

@@ -6,8 +6,8 @@
 // two tips. The receipt (tip id and token) lives in the URL fragment only
 // (#status/<id>/<token>), which browsers never send to the server.
 //
-// Town boundaries need a login (GET /api/v1/towns), so the map shows
-// Baodi's extent with a coordinate grid, over the configured tiles if any.
+// The map shows the town outlines (GET /api/v1/towns.geojson, public) and a
+// coordinate grid, over the configured tiles if any.
 
 import { MapView } from './map.js';
 import { t, setLang, lang, when } from './i18n.js';
@@ -28,6 +28,7 @@ const state = {
   config: { tile_url: '', tile_crs: 'wgs84', tile_attribution: '', time_zone: 'Asia/Shanghai' },
   place: null, // { lon, lat, accuracy_m?, source: 'map' | 'gps' }
   bbox: BAODI,
+  outlines: [], // town outlines (GeoJSON features), drawn once they arrive
   locating: false,
   placeNote: null, // () => text, under the place (a location failure)
   photos: [],
@@ -224,6 +225,7 @@ function drawMap() {
   const view = new MapView(host, state.bbox, { tiles, onPick: (lon, lat) => pick({ lon, lat, source: 'map' }) });
   host.mapView = view; // the tests (and a curious reader) use its projection
   if (!tiles) drawGrid(view);
+  for (const f of state.outlines) view.area(f.geometry, { label: f.properties.name });
   drawMarker();
   $('#map-hint').hidden = Boolean(tiles);
 }
@@ -860,9 +862,19 @@ async function loadConfig() {
   }
 }
 
+/// The town outlines, so a reader sees which town a place is in (public data).
+async function loadOutlines() {
+  try {
+    const r = await fetch('/api/v1/towns.geojson', { credentials: 'omit' });
+    if (r.ok) state.outlines = (await r.json()).features || [];
+  } catch {
+    // No outlines: the grid alone.
+  }
+}
+
 async function main() {
   restoreDraft();
-  await loadConfig();
+  await Promise.all([loadConfig(), loadOutlines()]);
   applyWords();
   $('#lang').addEventListener('click', () => {
     setLang(lang === 'en' ? 'zh' : 'en');

@@ -6,12 +6,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 kind="${1:-sqlite}"
 
-# npm ci once per lockfile: a second run (the other database) reuses node_modules.
-lock_sum="$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)"
-if [[ "$(cat "$here/node_modules/.lp-lock-sha256" 2>/dev/null || true)" != "$lock_sum" ]]; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$lock_sum" >"$here/node_modules/.lp-lock-sha256"
-fi
+# shellcheck source=../npm.sh
+source "$here/../npm.sh"
+npm_ci_once "$here"
 
 # shellcheck source=../server.sh
 source "$here/../server.sh"
