@@ -129,21 +129,22 @@ impl Modify for BearerAuth {
 }
 
 /// Operations under `/api/v1` that never touch the database (no 503).
-const WITHOUT_DATABASE: &[(&str, &str)] = &[("get", "/api/v1/towns/locate"), ("options", "/api/v1/uploads")];
+const WITHOUT_DATABASE: &[(&str, &str)] =
+    &[("get", "/api/v1/towns/locate"), ("options", "/api/v1/uploads"), ("get", "/console/config.json")];
 
 /// Operations whose path parameter names what the request stores, not a
 /// record it looks up (no 404).
 const STORES_AT_PATH: &[(&str, &str)] = &[("put", "/api/v1/photos/{sha256}")];
 
-/// Adds the answers every operation gives by its make-up (see the module doc).
-/// Open311 (its own error format) and the service endpoints outside `/api/v1`
-/// document their answers themselves.
+/// Adds the answers every operation gives by its make-up (see the module doc),
+/// under `/api/v1` and the console's session. Open311 (its own error format)
+/// and the service endpoints document their answers themselves.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") {
+            if !(path.starts_with("/api/v1/") || path.starts_with("/console/")) {
                 continue;
             }
             for (method, op) in operations(item) {
