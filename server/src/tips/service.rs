@@ -427,6 +427,13 @@ pub async fn duplicates(
             description: c.description,
             address: c.address,
             distance_m: (d * 10.0).round() / 10.0,
+            location: landpatrol_sync::GeoPoint {
+                lon: c.lon,
+                lat: c.lat,
+                crs: landpatrol_sync::Crs::Wgs84,
+                accuracy_m: c.accuracy_m,
+                mock: false,
+            },
         })
         .collect();
     out.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));

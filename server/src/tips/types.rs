@@ -92,6 +92,8 @@ pub struct DuplicateCandidate {
     pub address: String,
     /// Metres from the tip.
     pub distance_m: f64,
+    /// Where the case is (WGS-84), for a map of the tip and its candidates.
+    pub location: landpatrol_sync::GeoPoint,
 }
 
 /// A tip as the office handling it sees it.
@@ -105,7 +107,8 @@ pub struct DuplicateCandidate {
     "case_id": null, "case_number": null, "triage_note": null, "triaged_by": null, "triaged_at": null,
     "created_at": "2017-06-01T08:00:00Z", "updated_at": "2017-06-01T08:00:00Z",
     "duplicates": [{"case_id": "0193a4f2-0000-7000-8000-000000000001", "case_number": "BD-2017-00007", "status": "registered",
-        "description": "新建彩钢房", "address": "北台村", "distance_m": 41.7}]}))]
+        "description": "新建彩钢房", "address": "北台村", "distance_m": 41.7,
+        "location": {"lon": 117.295533, "lat": 39.733651, "crs": "wgs84", "accuracy_m": null}}]}))]
 pub struct TipView {
     pub id: Uuid,
     pub status: String,

@@ -16,9 +16,14 @@ const inbox = { alerts: [], unread: 0, state: '', listeners: new Set() };
 
 const STATUSES = ['reported', 'registered', 'rectifying', 'rectified', 'accepted', 'closed', 'dismissed'];
 const SOURCES = ['satellite', 'legacy', 'patrol', 'idle_land', 'tip'];
+const VIOLATIONS = ['built_without_approval', 'beyond_approval', 'farmland_occupation', 'aquaculture_on_farmland', 'illegal_transfer', 'idle_land', 'other'];
+const LAND_CLASSES = ['inside_plan', 'outside_plan', 'basic_farmland'];
+const DISPOSITIONS = ['legalise_after_penalty', 'demolish_self', 'demolish_forced'];
+const ROLES = ['town_officer', 'inspector', 'verifier', 'bureau_admin'];
+const options = (list, list_name, current) => `<option value="">—</option>${list.map((v) => `<option value="${v}" ${current === v ? 'selected' : ''}>${esc(name(list_name, v))}</option>`).join('')}`;
 const ROLES_NAV = {
   town_officer: ['inbox', 'cases', 'tips', 'webhooks'],
-  bureau_admin: ['inbox', 'map', 'cases', 'tips', 'acceptance', 'report', 'users', 'webhooks'],
+  bureau_admin: ['inbox', 'map', 'cases', 'tips', 'acceptance', 'report', 'import', 'campaigns', 'users', 'webhooks'],
   verifier: ['map', 'cases', 'acceptance', 'report'],
   inspector: ['cases'],
 };
@@ -62,6 +67,7 @@ async function allCases(filter, most = 5000) {
 }
 
 function townName(ref) { return ref ? ref.name : t('unassigned'); }
+function all_towns_name(code) { return ((towns || []).find((x) => x.code === code) || { name: code }).name; }
 
 // ---- the live inbox (kept for the whole session, so the badge is always right)
 
@@ -208,7 +214,7 @@ const views = {
         <dt>${esc(t('location'))}</dt><dd>${c.location.lon.toFixed(6)}, ${c.location.lat.toFixed(6)} (WGS-84)</dd>
         <dt>${esc(t('created'))}</dt><dd>${esc(when2(c.discovered_at || c.created_at))}</dd>
         <dt>${esc(t('deadline'))}</dt><dd>${esc(c.deadline || '—')}${c.overdue ? ` <b class="od">${esc(t('overdue'))}</b>` : ''}</dd>
-        <dt>${esc(t('violation'))}</dt><dd>${esc(c.violation_type || '—')}</dd>
+        <dt>${esc(t('violation'))}</dt><dd>${esc(c.violation_type ? name('violation', c.violation_type) : '—')}</dd>
         <dt>${esc(t('area'))}</dt><dd>${c.area_m2 != null ? `${Math.round(c.area_m2)} m²` : '—'}</dd>
         <dt>${esc(t('address'))}</dt><dd class="address">${esc(c.address || '—')}</dd>
         <dt>${esc(t('description'))}</dt><dd class="description">${esc(c.description || '—')}</dd>
@@ -220,6 +226,14 @@ const views = {
       ${u.role === 'bureau_admin' ? `<form class="reassign"><label>${esc(t('reassign'))} ${esc(t('to_town'))}
         <select name="town"><option value="">${esc(t('unassigned'))}</option></select></label>
         <input name="note" placeholder="${esc(t('note'))}"><button>${esc(t('reassign'))}</button></form>` : ''}
+      <details class="edit"><summary>${esc(t('edit'))}</summary><form class="fields-edit">
+        <label>${esc(t('description'))} <textarea name="description" maxlength="4000">${esc(c.description)}</textarea></label>
+        <label>${esc(t('address'))} <input name="address" maxlength="500" value="${esc(c.address)}"></label>
+        <label>${esc(t('violation'))} <select name="violation_type">${options(VIOLATIONS, 'violation', c.violation_type)}</select></label>
+        <label>${esc(t('land_class'))} <select name="land_class">${options(LAND_CLASSES, 'land_class', c.land_class)}</select></label>
+        <label>${esc(t('disposition'))} <select name="disposition">${options(DISPOSITIONS, 'disposition', c.disposition)}</select></label>
+        <label>${esc(t('notice_served'))} <input name="notice_served_at" type="date" value="${esc((c.notice_served_at || '').slice(0, 10))}"></label>
+        <button>${esc(t('save'))}</button> <span class="msg" role="status"></span></form></details>
       <h2>${esc(t('photos'))}</h2><div class="photos"></div>
       <h2>${esc(t('inspections'))}</h2><ul class="inspections">${inspections.length ? inspections.map((i) => `<li>
         <time>${esc(when2(i.inspected_at || i.created_at))}</time> ${esc(i.kind || '')} ${esc(i.result || '')} ${esc(i.note || '')}</li>`).join('')
@@ -238,6 +252,24 @@ const views = {
         flash(`${c.case_number}: ${name('status', d.to)}`);
         route();
       } catch (err) { flash(err.message, 'error'); }
+    });
+    root.querySelector('.fields-edit').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const d = Object.fromEntries(new FormData(e.target));
+      const fields = {};
+      for (const k of ['description', 'address']) if (d[k] !== (c[k] || '')) fields[k] = d[k];
+      for (const k of ['violation_type', 'land_class', 'disposition']) if ((d[k] || null) !== (c[k] || null)) fields[k] = d[k] || null;
+      const served = d.notice_served_at ? `${d.notice_served_at}T00:00:00+08:00` : null;
+      if ((served && served.slice(0, 10)) !== ((c.notice_served_at || '').slice(0, 10) || null)) fields.notice_served_at = served;
+      const msg = e.target.querySelector('.msg');
+      if (!Object.keys(fields).length) { msg.textContent = t('nothing_changed'); return; }
+      try {
+        await api(`/api/v1/cases/${id}`, { method: 'PATCH', body: { base_rev: c.rev, fields } });
+        flash(`${c.case_number}: ${t('saved')}`);
+        route();
+      } catch (err) {
+        msg.textContent = err.code === 'stale_revision' ? t('stale') : err.message;
+      }
     });
     const re = root.querySelector('.reassign');
     if (re) {
@@ -278,7 +310,7 @@ const views = {
   },
 
   async tips(params) {
-    const status = params.get('status') || 'new';
+    const status = params.get('status') || 'received';
     const page = await api(`/api/v1/tips?${qs({ status, limit: 200 })}`);
     const root = h(`<section class="tips"><h1>${esc(t('tips'))}</h1><ul class="tiplist"></ul></section>`);
     view.replaceChildren(root);
@@ -292,6 +324,23 @@ const views = {
         <form class="triage"><select name="action"><option value="create_case">${esc(t('make_case'))}</option>
         ${(full.duplicates || []).map((d) => `<option value="merge:${esc(d.case_id || d.id)}">${esc(t('merge'))} ${esc(d.case_number)}</option>`).join('')}
         <option value="reject">${esc(t('reject'))}</option></select><input name="note" placeholder="${esc(t('note'))}"><button>${esc(t('triage'))}</button></form></li>`);
+      if ((full.duplicates || []).length) {
+        const box = document.createElement('div');
+        box.className = 'mapbox mini';
+        li.append(box);
+        queueMicrotask(async () => {
+          const here = full.location;
+          const pts = [here, ...full.duplicates.map((d) => d.location).filter(Boolean)];
+          const pad = 0.004;
+          const m = new MapView(box, [Math.min(...pts.map((p) => p.lon)) - pad, Math.min(...pts.map((p) => p.lat)) - pad,
+            Math.max(...pts.map((p) => p.lon)) + pad, Math.max(...pts.map((p) => p.lat)) + pad],
+          { tiles: { url: config.tile_url, crs: config.tile_crs, attribution: config.tile_attribution } });
+          m.point(here.lon, here.lat, { cls: 'pick', title: t('tips'), r: 7 });
+          for (const d of full.duplicates) {
+            if (d.location) m.point(d.location.lon, d.location.lat, { title: `${d.case_number} (${Math.round(d.distance_m)} m)`, onClick: () => { location.hash = `#/cases/${d.case_id || d.id}`; } });
+          }
+        });
+      }
       li.querySelector('form').addEventListener('submit', async (e) => {
         e.preventDefault();
         const d = Object.fromEntries(new FormData(e.target));
@@ -403,15 +452,70 @@ const views = {
     chart(root.querySelector('.chart'), rows.filter((x) => x.town));
   },
 
+  async campaigns() {
+    const list = await api('/api/v1/campaigns');
+    const root = h(`<section class="campaigns"><h1>${esc(t('campaigns'))}</h1><table><tr><th>${esc(t('display_name'))}</th>
+      <th>${esc(t('period'))}</th><th>${esc(name('source', 'satellite'))}</th><th>${esc(name('source', 'legacy'))}</th>
+      <th>${esc(name('source', 'idle_land'))}</th><th>${esc(name('source', 'patrol'))}</th><th>${esc(name('source', 'tip'))}</th></tr>
+      ${list.map((c) => `<tr><td>${esc(c.name)}</td><td>${esc(c.starts_on)} – ${esc(c.ends_on)}</td><td>${esc(c.satellite_deadline || '')}</td>
+        <td>${esc(c.legacy_deadline || '')}</td><td>${esc(c.idle_land_deadline || '')}</td><td>${esc(c.patrol_days ?? '')} ${esc(t('days'))}</td>
+        <td>${esc(c.tip_days ?? '')} ${esc(t('days'))}</td></tr>`).join('')}</table></section>`);
+    view.replaceChildren(root);
+  },
+
+  async import() {
+    await townList();
+    const root = h(`<section class="import"><h1>${esc(t('import_patches'))}</h1>
+      <p class="muted">${esc(t('import_hint'))}</p>
+      <form class="patches"><input type="file" name="file" accept=".geojson,.json,application/geo+json,application/json" required>
+        <button>${esc(t('upload'))}</button> <span class="msg" role="status"></span></form><div class="result"></div></section>`);
+    view.replaceChildren(root);
+    root.querySelector('.patches').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const msg = e.target.querySelector('.msg');
+      const file = e.target.file.files[0];
+      if (!file) return;
+      msg.textContent = `${t('uploading_file')} ${file.name} (${Math.round(file.size / 1024)} KiB)…`;
+      let body;
+      try { body = JSON.parse(await file.text()); } catch { msg.textContent = t('not_geojson'); return; }
+      try {
+        const r = await api('/api/v1/cases/import', { method: 'POST', body });
+        msg.textContent = t('imported')(r.created, r.existing, r.unassigned);
+        root.querySelector('.result').replaceChildren(h(`<table class="rows"><tr><th>${esc(t('patch'))}</th><th>${esc(t('number'))}</th>
+          <th>${esc(t('town'))}</th><th></th></tr>${r.cases.map((x) => `<tr><td>${esc(x.external_ref)}</td>
+          <td><a href="#/cases/${esc(x.case_id)}">${esc(x.case_number)}</a></td><td>${esc(x.town_code ? (all_towns_name(x.town_code)) : t('unassigned'))}</td>
+          <td>${esc(x.created ? t('new') : t('already'))}</td></tr>`).join('')}</table>`));
+      } catch (err) {
+        msg.textContent = `${err.message}${err.details && err.details.feature != null ? ` (#${err.details.feature})` : ''}`;
+      }
+    });
+  },
+
   async users() {
     const list = await api('/api/v1/users');
     const all = await townList();
     const tn = (id) => (all.find((x) => x.id === id) || {}).name || '';
-    const root = h(`<section class="users"><h1>${esc(t('users'))}</h1><table><tr><th>${esc(t('username'))}</th><th>${esc(t('display_name'))}</th>
+    const root = h(`<section class="users"><h1>${esc(t('users'))}</h1>
+      <form class="new-user"><input name="username" required placeholder="${esc(t('username'))}" pattern="[A-Za-z0-9._\\-]{1,64}">
+        <input name="password" type="password" required minlength="8" placeholder="${esc(t('password'))}" autocomplete="new-password">
+        <select name="role">${ROLES.map((r) => `<option value="${r}">${esc(name('role', r))}</option>`).join('')}</select>
+        <select name="town"><option value="">—</option>${all.map((x) => `<option value="${esc(x.code)}">${esc(x.name)}</option>`).join('')}</select>
+        <input name="display_name" placeholder="${esc(t('display_name'))}"><button>${esc(t('new_user'))}</button>
+        <span class="msg" role="status"></span></form><table><tr><th>${esc(t('username'))}</th><th>${esc(t('display_name'))}</th>
       <th>${esc(t('role'))}</th><th>${esc(t('town'))}</th><th></th></tr>
       ${list.map((u) => `<tr data-id="${esc(u.id)}"><td>${esc(u.username)}</td><td>${esc(u.display_name || '')}</td><td>${esc(name('role', u.role))}</td>
       <td>${esc(tn(u.town_id))}</td><td><button class="toggle">${esc(u.active ? t('disable') : t('enable'))}</button></td></tr>`).join('')}</table></section>`);
     view.replaceChildren(root);
+    root.querySelector('.new-user').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const d = Object.fromEntries(new FormData(e.target));
+      try {
+        await api('/api/v1/users', { method: 'POST', body: { username: d.username, password: d.password, role: d.role,
+          town: d.town || null, display_name: d.display_name || null } });
+        flash(`${d.username}: ${t('saved')}`);
+        views.users();
+      } catch (err) { e.target.querySelector('.msg').textContent = err.message; }
+    });
     root.querySelectorAll('.toggle').forEach((b) => b.addEventListener('click', async () => {
       const id = b.closest('tr').dataset.id;
       const u = list.find((x) => x.id === id);

@@ -110,6 +110,34 @@ module.exports = async function ({ browser, BASE, page, shot, apiLogin, apiFetch
   const acked = await apiFetch(`/api/v1/alerts/${alertId}`, { token: officerToken });
   assert.ok(acked.acked_at, 'the acknowledgement is recorded');
   await shot(officer, 'console', '06-acknowledged');
+
+  // A field edit on the case page (the revision it was read at goes with it).
+  await officer.evaluate((id) => { location.hash = `#/cases/${id}`; }, created.id);
+  await officer.waitForSelector('details.edit');
+  await officer.click('details.edit summary');
+  await officer.fill('form.fields-edit input[name=address]', '北台村东100米，鱼塘北侧');
+  await officer.selectOption('form.fields-edit select[name=land_class]', 'basic_farmland');
+  await officer.click('form.fields-edit button');
+  await officer.waitForFunction(() => /鱼塘北侧/.test(document.querySelector('dd.address')?.textContent || ''));
+  const edited = await apiFetch(`/api/v1/cases/${created.id}`, { token: officerToken });
+  assert.equal(edited.address, '北台村东100米，鱼塘北侧');
+  assert.equal(edited.land_class, 'basic_farmland');
+  assert.ok(edited.history.some((e) => e.action === 'updated'), 'the edit is on the ledger');
+
+  // A public tip next to the case: the office sees it as a possible duplicate, on a map, and merges it.
+  const tip = await apiFetch('/api/v1/tips', { method: 'POST', headers: { 'Idempotency-Key': crypto.randomUUID() },
+    body: { location: HAIBIN, description: '村东头有人在盖彩钢房', address: '北台村' } });
+  await officer.evaluate(() => { location.hash = '#/tips'; });
+  const tipRow = `li.tip[data-id="${tip.id}"]`;
+  await officer.waitForSelector(`${tipRow} .mapbox.mini circle`);
+  assert.match(await officer.textContent(tipRow), new RegExp(created.case_number), 'the nearby case is suggested');
+  await shot(officer, 'console', '06b-tip-duplicates');
+  await officer.selectOption(`${tipRow} select[name=action]`, `merge:${created.id}`);
+  await officer.click(`${tipRow} form button`);
+  await officer.waitForSelector(tipRow, { state: 'detached' });
+  const merged = await apiFetch(`/api/v1/tips/${tip.id}`, { token: officerToken });
+  assert.equal(merged.status, 'merged');
+  assert.equal(merged.case_id, created.id);
   assertNoProblems(officer);
   assertNoProblems(other);
 
@@ -147,6 +175,42 @@ module.exports = async function ({ browser, BASE, page, shot, apiLogin, apiFetch
   await bureau.waitForSelector('.map path.town');
   assert.ok((await bureau.$$('.map path.town')).length >= 10, 'every town boundary is drawn');
   await shot(bureau, 'console', '09-district-map');
+
+  // Satellite patches (卫片) from a GeoJSON file: the per-row result, and no second case on a re-import.
+  const patches = { type: 'FeatureCollection', features: [
+    { type: 'Feature', properties: { patch_id: 'WP-BROWSER-1', description: '新增建设用地' },
+      geometry: { type: 'Polygon', coordinates: [[[117.295, 39.7334], [117.2953, 39.7334], [117.2953, 39.7336], [117.295, 39.7336], [117.295, 39.7334]]] } },
+    { type: 'Feature', properties: { patch_id: 'WP-BROWSER-2', description: '区界外' },
+      geometry: { type: 'Polygon', coordinates: [[[116.0, 38.0], [116.001, 38.0], [116.001, 38.001], [116.0, 38.001], [116.0, 38.0]]] } }] };
+  const file = { name: 'patches.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify(patches)) };
+  await bureau.click('#nav a[data-view=import]');
+  await bureau.setInputFiles('form.patches input[type=file]', file);
+  await bureau.click('form.patches button');
+  await bureau.waitForSelector('table.rows tr td');
+  const first = await bureau.textContent('section.import');
+  assert.match(first, /新建 2 个案件，0 个已导入过，1 个在镇街范围外/, first);
+  assert.match(first, /WP-BROWSER-1[\s\S]*海滨街道/);
+  await shot(bureau, 'console', '10-patch-import');
+  await bureau.setInputFiles('form.patches input[type=file]', file);
+  await bureau.click('form.patches button');
+  await bureau.waitForFunction(() => /新建 0 个案件，2 个已导入过/.test(document.querySelector('form.patches .msg').textContent));
+
+  // A new town officer account, made in the console, can sign in.
+  await bureau.click('#nav a[data-view=users]');
+  await bureau.waitForSelector('form.new-user');
+  const username = `officer-new-${Date.now()}`;
+  await bureau.fill('form.new-user input[name=username]', username);
+  await bureau.fill('form.new-user input[name=password]', 'a long passphrase');
+  await bureau.selectOption('form.new-user select[name=role]', 'town_officer');
+  await bureau.selectOption('form.new-user select[name=town]', '120115006');
+  await bureau.fill('form.new-user input[name=display_name]', '周良街道 新同事');
+  await bureau.click('form.new-user button');
+  await bureau.waitForSelector(`text=${username}`);
+  const login = await apiFetch('/api/v1/auth/login', { method: 'POST', body: { username, password: 'a long passphrase' } });
+  assert.equal(login.user.role, 'town_officer');
+  await bureau.click('#nav a[data-view=campaigns]');
+  await bureau.waitForSelector('section.campaigns td');
+  assert.match(await bureau.textContent('section.campaigns'), /2017/);
   assertNoProblems(bureau);
 
   // Signing out ends the session: a reload asks for the password again.
