@@ -125,6 +125,15 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+        components.add_security_scheme(
+            "feed",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Query(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "feed_token",
+                    "A read-only feed token (POST /api/v1/feed-tokens), accepted by GET /api/v1/cases.geojson only",
+                ),
+            )),
+        );
     }
 }
 
@@ -317,6 +326,7 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         crate::projects::routes::create, crate::projects::routes::list, crate::projects::routes::get,
         crate::projects::routes::record_step,
         crate::console::session::sign_in, crate::console::session::refresh, crate::console::session::logout,
+        crate::auth::feeds::create, crate::auth::feeds::list, crate::auth::feeds::revoke,
         crate::console::config,
     ),
     components(schemas(
@@ -340,6 +350,7 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         crate::approvals::service::SupplyRate,
         crate::projects::types::ProjectStep, crate::projects::service::ProjectGap,
         crate::console::session::SignIn, crate::console::session::ConsoleSession, crate::console::ConsoleConfig,
+        crate::auth::feeds::NewFeedToken, crate::auth::feeds::FeedTokenView,
     )),
     tags(
         (name = "service", description = "Health and metrics"),

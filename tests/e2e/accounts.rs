@@ -182,3 +182,70 @@ async fn an_expired_token_is_taken_for_five_seconds_at_most() {
     let late = app.state.keys.sign(&claims(&app, id, -7)).unwrap();
     assert_error(&app.get("/api/v1/cases", Some(&late)).await, 401, "invalid_token");
 }
+
+/// The cases feed of `token` as a GIS tool reads it: no header, the token in the URL.
+async fn feed(app: &TestApp, token: &str) -> (reqwest::StatusCode, Value) {
+    let res = app.client.get(app.url(&format!("/api/v1/cases.geojson?feed_token={token}"))).send().await.unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_feed_token_reads_the_cases_feed_only_as_its_user_is_now_until_revoked() {
+    let app = TestApp::spawn_demo().await;
+    let officer = app.token("officer-120115001").await;
+    let (status, made) = app.post("/api/v1/feed-tokens", Some(&officer), json!({"label": "QGIS 海滨"})).await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("lpft_"));
+    assert_eq!(made["feed_url"], format!("/api/v1/cases.geojson?feed_token={token}"));
+    let (_, listed) = app.get("/api/v1/feed-tokens", Some(&officer)).await;
+    assert!(listed[0].get("token").is_none(), "the token is shown once: {listed}");
+
+    // QGIS reads the town's cases, and only the town's.
+    let (status, fc) = feed(&app, &token).await;
+    assert_eq!(status, 200, "{fc}");
+    let features = fc["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    assert!(features.iter().all(|f| f["properties"]["town_code"] == "120115001"), "{fc}");
+    let url = app.url(&format!("/api/v1/cases.geojson?town=120115006&feed_token={token}"));
+    let status = app.client.get(url).send().await.unwrap().status();
+    assert_eq!(status, 403, "another town is out of scope");
+    let (_, listed) = app.get("/api/v1/feed-tokens", Some(&officer)).await;
+    assert!(listed[0]["last_used_at"].is_string(), "use is recorded");
+
+    // It opens nothing else, and a forged one nothing at all.
+    for path in ["/api/v1/cases", "/api/v1/alerts", "/api/v1/reports/progress"] {
+        let res = app.client.get(app.url(&format!("{path}?feed_token={token}"))).send().await.unwrap();
+        assert_eq!(res.status(), 401, "{path}");
+    }
+    assert_eq!(feed(&app, "lpft_forged").await.0, 401);
+    assert_eq!(feed(&app, "").await.0, 401);
+    assert_eq!(app.get("/api/v1/cases.geojson", None).await.0, 401);
+
+    // Another town's officer can not revoke it; its owner can, and then it is dead.
+    let other_officer = app.token("officer-120115006").await;
+    let id = made["id"].as_str().unwrap();
+    assert_error(&app.delete(&format!("/api/v1/feed-tokens/{id}"), Some(&other_officer)).await, 404, "not_found");
+    assert_eq!(feed(&app, &token).await.0, 200);
+    let (status, _) = app.delete(&format!("/api/v1/feed-tokens/{id}"), Some(&officer)).await;
+    assert_eq!(status, 204);
+    let (status, body) = feed(&app, &token).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (401, Some("invalid_token")));
+
+    // A feed follows its account: disabled, it stops.
+    let (_, again) = app.post("/api/v1/feed-tokens", Some(&officer), json!({"label": "QGIS 2"})).await;
+    let token = again["token"].as_str().unwrap().to_owned();
+    assert_eq!(feed(&app, &token).await.0, 200);
+    let admin = app.token("admin").await;
+    let (_, users) = app.get("/api/v1/users", Some(&admin)).await;
+    let uid = users.as_array().unwrap().iter().find(|u| u["username"] == "officer-120115001").unwrap()["id"].clone();
+    let (status, _) =
+        app.patch(&format!("/api/v1/users/{}", uid.as_str().unwrap()), Some(&admin), json!({"active": false})).await;
+    assert_eq!(status, 200);
+    assert_eq!(feed(&app, &token).await.0, 401);
+    // Inspectors sync instead; bad labels are refused.
+    let inspector = app.token("inspector").await;
+    assert_error(&app.post("/api/v1/feed-tokens", Some(&inspector), json!({"label": "x"})).await, 403, "forbidden");
+    assert_error(&app.post("/api/v1/feed-tokens", Some(&admin), json!({"label": " "})).await, 422, "validation_failed");
+}

@@ -288,6 +288,7 @@ impl TestApp {
             "towns",
             "campaigns",
             "refresh_tokens",
+            "feed_tokens",
             "photos",
             "photo_links",
             "uploads",

@@ -2,6 +2,7 @@
 //! tokens bound to devices) and the caller's scope.
 
 pub mod accounts;
+pub mod feeds;
 pub mod password;
 pub mod routes;
 pub mod service;

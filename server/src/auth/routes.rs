@@ -21,7 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/devices").post(register_device).get(list_devices))
         .service(web::resource("/devices/{id}").delete(revoke_device))
         .service(web::resource("/users").post(create_user).get(list_users))
-        .service(web::resource("/users/{id}").patch(update_user));
+        .service(web::resource("/users/{id}").patch(update_user))
+        .configure(super::feeds::configure);
 }
 
 pub(crate) fn ctx(state: &AppState) -> AuthContext<'_> {

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use landpatrol_sync::error::ErrorBody;
-use landpatrol_sync::{CaseSource, Role};
+use landpatrol_sync::{CaseSource, ErrorCode, Role};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -10,8 +10,8 @@ use super::import;
 use super::service;
 use super::store::Actor;
 use super::types::*;
-use crate::auth::AuthUser;
-use crate::error::ApiResult;
+use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::error::{ApiError, ApiResult};
 use crate::ids::RecordId;
 use crate::state::AppState;
 
@@ -39,16 +39,35 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser, q: web::Query<Case
 
 /// The cases in scope as a GeoJSON FeatureCollection (for QGIS): the patch
 /// polygon where there is one, else the point; same filters as `GET /cases`.
-#[utoipa::path(get, path = "/api/v1/cases.geojson", tag = "cases", security(("bearer" = [])), params(CaseExportFilter),
+/// A GIS tool that can not refresh a bearer token adds `feed_token=` (a
+/// read-only feed token, `POST /feed-tokens`): the feed reads as the token's
+/// user; the `Authorization` header wins.
+#[utoipa::path(get, path = "/api/v1/cases.geojson", tag = "cases", security(("bearer" = []), ("feed" = [])), params(CaseExportFilter),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object,
         example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "id": "0193a4f2-7c1e-7d3a-9b1e-2f4c5d6e7fa0",
             "geometry": {"type": "Point", "coordinates": [117.295129, 39.733503]}, "properties": {"case_number": "BD-2017-00001", "status": "registered", "town_code": "120115001"}}]})),
         (status = 400, description = "`invalid_query`: a bad limit, status, source, bbox, campaign or cursor", body = ErrorBody),
         (status = 403, description = "`out_of_scope`: `town` is another town", body = ErrorBody),
         (status = 422, description = "`unknown_town` (`town`), `coordinate_out_of_range` (`bbox`)", body = ErrorBody)))]
-pub async fn geojson(state: web::Data<AppState>, user: AuthUser, q: web::Query<CaseFilter>) -> ApiResult<HttpResponse> {
+pub async fn geojson(
+    state: web::Data<AppState>,
+    user: MaybeAuthUser,
+    feed: web::Query<FeedQuery>,
+    q: web::Query<CaseFilter>,
+) -> ApiResult<HttpResponse> {
+    let user = match (user.0, feed.feed_token.as_deref()) {
+        (Some(u), _) => u,
+        (None, Some(token)) => crate::auth::feeds::user_from_feed(&state, token).await?,
+        (None, None) => return Err(ApiError::new(ErrorCode::Unauthenticated, "send a bearer token or a feed_token")),
+    };
     let doc = service::geojson(&state, &user, &q).await?;
     Ok(HttpResponse::Ok().content_type("application/geo+json").json(doc))
+}
+
+/// The feed token of a `cases.geojson` request, if any.
+#[derive(Debug, serde::Deserialize)]
+pub struct FeedQuery {
+    pub feed_token: Option<String>,
 }
 
 /// Enters a case. It is routed to the town containing its point (or holding

@@ -899,3 +899,28 @@ pub mod sync_rejections {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod feed_tokens {
+    use sea_orm::entity::prelude::*;
+
+    /// A read-only key to `GET /cases.geojson` for a GIS tool (QGIS): it reads
+    /// as its user, with that user's current rights, until revoked.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feed_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        /// SHA-256 (hex) of the token; the token itself is shown once.
+        pub token_hash: String,
+        pub label: String,
+        pub created_at: DateTimeUtc,
+        pub last_used_at: Option<DateTimeUtc>,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0008LandHistory),
             Box::new(M0009Watermelon),
             Box::new(M0010Accounts),
+            Box::new(M0011FeedTokens),
         ]
     }
 }
@@ -822,6 +823,37 @@ impl MigrationTrait for M0010Accounts {
             Table::alter().table(t("devices")).add_column(timestamp_with_time_zone_null(t("revoked_at"))).to_owned(),
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// Read-only feed tokens (a GIS tool's long-lived, revocable key to `cases.geojson`).
+struct M0011FeedTokens;
+
+impl MigrationName for M0011FeedTokens {
+    fn name(&self) -> &str {
+        "m0011_feed_tokens"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0011FeedTokens {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(t("feed_tokens"))
+                .col(uuid(t("id")).primary_key())
+                .col(uuid(t("user_id")))
+                .col(string(t("token_hash")))
+                .col(string(t("label")))
+                .col(timestamp_with_time_zone(t("created_at")))
+                .col(timestamp_with_time_zone_null(t("last_used_at")))
+                .col(timestamp_with_time_zone_null(t("revoked_at")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_feed_tokens_hash", "feed_tokens", &["token_hash"]).unique().to_owned()).await?;
+        m.create_index(index("idx_feed_tokens_user", "feed_tokens", &["user_id"])).await?;
         Ok(())
     }
 }
