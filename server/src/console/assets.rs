@@ -29,6 +29,7 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const SVG: &str = "image/svg+xml";
+const WOFF2: &str = "font/woff2";
 
 /// The console (`/console/`): town offices, the bureau, verifiers.
 pub static CONSOLE: &[Asset] = &[
@@ -39,6 +40,7 @@ pub static CONSOLE: &[Asset] = &[
     asset!("console", "i18n.js", JS),
     asset!("console", "style.css", CSS),
     asset!("console", "icon.svg", SVG),
+    asset!("console", "cjk.woff2", WOFF2),
 ];
 
 /// The public tip page (`/report-a-problem/`).
@@ -50,6 +52,7 @@ pub static REPORT: &[Asset] = &[
     asset!("console", "i18n.js", JS),
     asset!("console", "style.css", CSS),
     asset!("console", "icon.svg", SVG),
+    asset!("console", "cjk.woff2", WOFF2),
 ];
 
 fn etag(a: &Asset) -> &'static str {

@@ -197,9 +197,11 @@ pub fn html(r: &ProgressReport) -> String {
     let title = format!("{} — 进展情况 progress as of {}", r.campaign.name, r.as_of);
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"/console/icon.svg\"><title>{}</title><style>\
+         @font-face{{font-family:\"LP CJK\";src:url(/console/cjk.woff2) format(\"woff2\");\
+         unicode-range:U+3000-303F,U+3300-33FF,U+3400-9FFF,U+FF00-FFEF;font-display:swap}}\
          body{{font-family:\"Noto Sans CJK SC\",\"Source Han Sans SC\",\"WenQuanYi Zen Hei\",\"WenQuanYi Micro Hei\",\
-         \"PingFang SC\",\"Hiragino Sans GB\",\"Microsoft YaHei\",SimHei,\"Droid Sans Fallback\",sans-serif;margin:2em;color:#111}}\
+         \"PingFang SC\",\"Hiragino Sans GB\",\"Microsoft YaHei\",SimHei,\"Droid Sans Fallback\",\"LP CJK\",sans-serif;margin:2em;color:#111}}\
          table{{border-collapse:collapse;margin:1em 0;font-size:13px}}th,td{{border:1px solid #999;padding:3px 6px;text-align:right}}\
          th{{background:#eee}}td.l,th.l{{text-align:left}}.met{{color:#176117}}.not_met{{color:#a11}}.at_risk{{color:#b35c00}}\
          .on_track{{color:#1d4f91}}h2{{page-break-before:auto;margin-top:1.5em}}@media print{{body{{margin:0}}section{{page-break-inside:avoid}}}}\

@@ -442,7 +442,7 @@ const views = {
           <td>${x.closed_in_period}</td><td>${esc(x.overdue.count ?? x.overdue.total ?? 0)}</td>
           <td>${x.rectified_rate == null ? 0 : (x.rectified_rate * 100).toFixed(1)}</td><td>${x.accepted_rate == null ? 0 : (x.accepted_rate * 100).toFixed(1)}</td>
           <td class="l">${x.targets.filter((g) => g.state !== 'not_applicable').map((g) => `<span class="tg ${esc(g.state)}" title="${esc(g.detail)}">${esc(g.label)}: ${esc(t(g.state))}</span>`).join(' ')}</td></tr>`).join('')}
-      </tbody></table><div class="chart"></div></section>`);
+      </tbody></table><div class="chart"></div><h2>${esc(t('over_time'))}</h2><div class="timeline"></div></section>`);
     view.replaceChildren(root);
     root.querySelector('.filters').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -450,6 +450,7 @@ const views = {
     });
     root.querySelector('.csv').addEventListener('click', () => download(`/api/v1/reports/progress.csv?${qs({ as_of: asOf, from })}`, `progress-${asOf}.csv`).catch(fail));
     chart(root.querySelector('.chart'), rows.filter((x) => x.town));
+    timeline(root.querySelector('.timeline'), r, asOf).catch(() => {});
   },
 
   async campaigns() {
@@ -561,6 +562,62 @@ function chart(host, rows) {
     add('rect', { x: left, y, width: ((w - left - 60) * x.cases_total) / max, height: bh, class: 'all' });
     add('rect', { x: left, y, width: ((w - left - 60) * done) / max, height: bh, class: 'done' });
     add('text', { x: left + ((w - left - 60) * x.cases_total) / max + 4, y: y + bh - 4, class: 'num' }, `${done}/${x.cases_total}`);
+  });
+  host.replaceChildren(svg);
+}
+
+/// Cases dealt with (rectified or further) month by month, per town, against the campaign's
+/// deadlines: one report per month end, drawn as lines.
+async function timeline(host, r, asOf) {
+  if (!r.campaign) return;
+  const campaigns = await api('/api/v1/campaigns');
+  const c = campaigns.find((x) => x.id === r.campaign.id) || r.campaign;
+  const days = [];
+  for (let d = new Date(`${c.starts_on}T00:00:00Z`); ; d.setUTCMonth(d.getUTCMonth() + 1)) {
+    const end = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).toISOString().slice(0, 10);
+    const day = end < asOf ? end : asOf;
+    days.push(day);
+    if (day >= asOf || end >= c.ends_on) break;
+  }
+  const reports = await Promise.all(days.map((day) => api(`/api/v1/reports/progress?${qs({ campaign: c.id, as_of: day })}`)));
+  const towns = reports[reports.length - 1].towns.filter((x) => x.town && x.cases_total > 0);
+  if (!towns.length) return;
+  const series = towns.map((x) => ({ name: x.town.name, code: x.town.code,
+    values: reports.map((rep) => { const y = rep.towns.find((z) => z.town && z.town.code === x.town.code); return y ? y.cases_total - y.open : 0; }),
+    total: x.cases_total }));
+  const max = Math.max(1, ...series.map((x) => x.total));
+  const W = 760, H = 260, L = 40, R = 150, T = 10, B = 30;
+  const X = (i) => L + ((W - L - R) * i) / Math.max(1, days.length - 1);
+  const Y = (v) => T + (H - T - B) * (1 - v / max);
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('class', 'timeline-chart');
+  const add = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text != null) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  for (let v = 0; v <= max; v += Math.max(1, Math.ceil(max / 5))) {
+    add('line', { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: 'grid' });
+    add('text', { x: L - 6, y: Y(v) + 4, 'text-anchor': 'end', class: 'axis' }, String(v));
+  }
+  days.forEach((d, i) => add('text', { x: X(i), y: H - 10, 'text-anchor': 'middle', class: 'axis' }, d.slice(5, 7)));
+  const first = new Date(`${days[0]}T00:00:00Z`).getTime(), last = new Date(`${days[days.length - 1]}T00:00:00Z`).getTime();
+  for (const [key, label] of [['satellite_deadline', name('source', 'satellite')], ['legacy_deadline', name('source', 'legacy')], ['idle_land_deadline', name('source', 'idle_land')]]) {
+    const d = c[key];
+    if (!d) continue;
+    const at = new Date(`${d}T00:00:00Z`).getTime();
+    if (at < first || at > last || last === first) continue;
+    const x = L + ((W - L - R) * (at - first)) / (last - first);
+    add('line', { x1: x, x2: x, y1: T, y2: H - B, class: 'deadline' });
+    add('text', { x: x + 3, y: T + 10, class: 'deadline-label' }, `${label} ${d.slice(5)}`);
+  }
+  series.forEach((sr, k) => {
+    add('polyline', { points: sr.values.map((v, i) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).join(' '), class: `line c${k % 8}` });
+    add('text', { x: W - R + 8, y: T + 14 + k * 16, class: `legend c${k % 8}` }, `${sr.name} ${sr.values[sr.values.length - 1]}/${sr.total}`);
   });
   host.replaceChildren(svg);
 }

@@ -1,6 +1,7 @@
 // Words of the console and the tip page: Chinese first, English on request.
 
 const zh = {
+  over_time: '逐月整改进展（已整改及以后 / 案件总数）与整改期限',
   edit: '修改字段', land_class: '用地性质', disposition: '处置方式', notice_served: '送达通知日期', saved: '已保存',
   nothing_changed: '没有改动', stale: '案件已被他人修改，请刷新后再改', period: '期间', days: '天',
   import_hint: '上传卫片图斑 GeoJSON（FeatureCollection，每个图斑带 patch_id）；同一图斑再次导入不会重复立案',
@@ -49,6 +50,7 @@ const zh = {
 };
 
 const en = {
+  over_time: 'Month by month: cases rectified or further / all cases, against the deadlines',
   edit: 'Edit fields', land_class: 'Land class', disposition: 'Disposition', notice_served: 'Notice served on', saved: 'saved',
   nothing_changed: 'Nothing changed', stale: 'Someone else changed the case; reload and edit again', period: 'Period', days: 'days',
   import_hint: 'Upload satellite patches as GeoJSON (a FeatureCollection, each patch with a patch_id); importing a patch again makes no second case',

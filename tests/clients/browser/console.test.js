@@ -161,6 +161,11 @@ module.exports = async function ({ browser, BASE, page, shot, apiLogin, apiFetch
   await signIn(bureau, BASE, 'admin', '#/report?as_of=2017-06-30&from=2017-06-01');
   await bureau.waitForSelector('table.progress tbody tr');
   assert.match(await bureau.textContent('table.progress'), /海滨街道/);
+  // Month by month since January, against the deadlines (satellite 05-31 falls in the period).
+  await bureau.waitForSelector('svg.timeline-chart polyline');
+  assert.equal(await bureau.locator('svg.timeline-chart .axis').filter({ hasText: /^0[1-6]$/ }).count(), 6, 'January to June');
+  assert.match(await bureau.textContent('svg.timeline-chart'), /卫片 05-31/);
+  assert.match(await bureau.textContent('svg.timeline-chart'), /海滨街道 \d+\/4/);
   await shot(bureau, 'console', '08-report-june-2017');
   const [download] = await Promise.all([bureau.waitForEvent('download'), bureau.click('button.csv')]);
   assert.equal(download.suggestedFilename(), 'progress-2017-06-30.csv');
