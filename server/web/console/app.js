@@ -23,7 +23,7 @@ const ROLES = ['town_officer', 'inspector', 'verifier', 'bureau_admin'];
 const options = (list, list_name, current) => `<option value="">—</option>${list.map((v) => `<option value="${v}" ${current === v ? 'selected' : ''}>${esc(name(list_name, v))}</option>`).join('')}`;
 const ROLES_NAV = {
   town_officer: ['inbox', 'cases', 'tips', 'webhooks'],
-  bureau_admin: ['inbox', 'map', 'cases', 'tips', 'acceptance', 'report', 'import', 'campaigns', 'users', 'webhooks'],
+  bureau_admin: ['inbox', 'map', 'cases', 'tips', 'acceptance', 'report', 'import', 'campaigns', 'towns', 'users', 'webhooks'],
   verifier: ['map', 'cases', 'acceptance', 'report'],
   inspector: ['cases'],
 };
@@ -455,13 +455,60 @@ const views = {
 
   async campaigns() {
     const list = await api('/api/v1/campaigns');
-    const root = h(`<section class="campaigns"><h1>${esc(t('campaigns'))}</h1><table><tr><th>${esc(t('display_name'))}</th>
+    const bureau = user().role === 'bureau_admin';
+    const root = h(`<section class="campaigns"><h1>${esc(t('campaigns'))}</h1>
+      ${bureau ? `<details class="edit"><summary>${esc(t('new_campaign'))}</summary><form class="new-campaign">
+        <label>${esc(t('display_name'))} <input name="name" required maxlength="200"></label>
+        <label>${esc(t('starts'))} <input name="starts_on" type="date" required></label>
+        <label>${esc(t('ends'))} <input name="ends_on" type="date" required></label>
+        <label>${esc(name('source', 'satellite'))} ${esc(t('deadline'))} <input name="satellite_deadline" type="date" required></label>
+        <label>${esc(name('source', 'legacy'))} ${esc(t('deadline'))} <input name="legacy_deadline" type="date" required></label>
+        <label>${esc(name('source', 'idle_land'))} ${esc(t('deadline'))} <input name="idle_land_deadline" type="date" required></label>
+        <label>${esc(name('source', 'patrol'))} (${esc(t('days'))}) <input name="patrol_days" type="number" min="1" value="7"></label>
+        <label>${esc(name('source', 'tip'))} (${esc(t('days'))}) <input name="tip_days" type="number" min="1" value="15"></label>
+        <button>${esc(t('save'))}</button> <span class="msg" role="status"></span></form></details>` : ''}
+      <table><tr><th>${esc(t('display_name'))}</th>
       <th>${esc(t('period'))}</th><th>${esc(name('source', 'satellite'))}</th><th>${esc(name('source', 'legacy'))}</th>
       <th>${esc(name('source', 'idle_land'))}</th><th>${esc(name('source', 'patrol'))}</th><th>${esc(name('source', 'tip'))}</th></tr>
       ${list.map((c) => `<tr><td>${esc(c.name)}</td><td>${esc(c.starts_on)} – ${esc(c.ends_on)}</td><td>${esc(c.satellite_deadline || '')}</td>
         <td>${esc(c.legacy_deadline || '')}</td><td>${esc(c.idle_land_deadline || '')}</td><td>${esc(c.patrol_days ?? '')} ${esc(t('days'))}</td>
         <td>${esc(c.tip_days ?? '')} ${esc(t('days'))}</td></tr>`).join('')}</table></section>`);
     view.replaceChildren(root);
+    root.querySelector('.new-campaign')?.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const d = Object.fromEntries(new FormData(e.target));
+      const body = { ...d, patrol_days: d.patrol_days ? Number(d.patrol_days) : null, tip_days: d.tip_days ? Number(d.tip_days) : null };
+      try {
+        await api('/api/v1/campaigns', { method: 'POST', body });
+        flash(`${d.name}: ${t('saved')}`);
+        views.campaigns();
+      } catch (err) { e.target.querySelector('.msg').textContent = err.message; }
+    });
+  },
+
+  async towns() {
+    towns = null;
+    boundaries.clear();
+    const all = await townList();
+    const root = h(`<section class="towns"><h1>${esc(t('towns'))}</h1>
+      <p class="muted">${esc(t('towns_hint'))}</p>
+      <form class="town-import"><input type="file" name="file" accept=".geojson,.json,application/geo+json,application/json" required>
+        <button>${esc(t('upload'))}</button> <span class="msg" role="status"></span></form>
+      <div class="split"><div class="mapbox"></div><table><tr><th>${esc(t('code'))}</th><th>${esc(t('town'))}</th><th>${esc(t('area'))}</th></tr>
+      ${all.map((x) => `<tr><td>${esc(x.code)}</td><td>${esc(x.name)}</td><td>${(x.area_m2 / 1e6).toFixed(1)} km²</td></tr>`).join('')}</table></div></section>`);
+    view.replaceChildren(root);
+    root.querySelector('.town-import').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const msg = e.target.querySelector('.msg');
+      const file = e.target.file.files[0];
+      let body;
+      try { body = JSON.parse(await file.text()); } catch { msg.textContent = t('not_geojson'); return; }
+      try {
+        const r = await api('/api/v1/towns/import', { method: 'POST', body });
+        msg.textContent = t('towns_imported')(r.created, r.updated, r.unchanged);
+      } catch (err) { msg.textContent = err.message; }
+    });
+    await drawMap(root.querySelector('.mapbox'), all, []);
   },
 
   async import() {

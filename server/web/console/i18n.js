@@ -1,6 +1,9 @@
 // Words of the console and the tip page: Chinese first, English on request.
 
 const zh = {
+  towns: '镇街', code: '代码', new_campaign: '新建专项行动', starts: '开始', ends: '结束',
+  towns_hint: '上传镇街边界 GeoJSON（FeatureCollection，每个面带 code 与 name）；按代码更新，重复上传不改变任何内容',
+  towns_imported: (c, u, n) => `新建 ${c} 个，更新 ${u} 个，${n} 个未变`,
   over_time: '逐月整改进展（已整改及以后 / 案件总数）与整改期限',
   edit: '修改字段', land_class: '用地性质', disposition: '处置方式', notice_served: '送达通知日期', saved: '已保存',
   nothing_changed: '没有改动', stale: '案件已被他人修改，请刷新后再改', period: '期间', days: '天',
@@ -50,6 +53,9 @@ const zh = {
 };
 
 const en = {
+  towns: 'Towns', code: 'Code', new_campaign: 'New campaign', starts: 'Starts', ends: 'Ends',
+  towns_hint: 'Upload town boundaries as GeoJSON (a FeatureCollection, each polygon with code and name); keyed by code, so the same file again changes nothing',
+  towns_imported: (c, u, n) => `${c} created, ${u} updated, ${n} unchanged`,
   over_time: 'Month by month: cases rectified or further / all cases, against the deadlines',
   edit: 'Edit fields', land_class: 'Land class', disposition: 'Disposition', notice_served: 'Notice served on', saved: 'saved',
   nothing_changed: 'Nothing changed', stale: 'Someone else changed the case; reload and edit again', period: 'Period', days: 'days',

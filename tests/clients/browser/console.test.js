@@ -216,6 +216,22 @@ module.exports = async function ({ browser, BASE, page, shot, apiLogin, apiFetch
   await bureau.click('#nav a[data-view=campaigns]');
   await bureau.waitForSelector('section.campaigns td');
   assert.match(await bureau.textContent('section.campaigns'), /2017/);
+  // A campaign for a later year, entered in the console.
+  await bureau.click('section.campaigns details summary');
+  const c = 'form.new-campaign'
+  await bureau.fill(`${c} input[name=name]`, '2030 违法用地专项整治');
+  for (const [field, day] of [['starts_on', '2030-01-01'], ['ends_on', '2030-12-31'], ['satellite_deadline', '2030-05-31'],
+    ['legacy_deadline', '2030-08-15'], ['idle_land_deadline', '2030-10-31']]) {
+    await bureau.fill(`${c} input[name=${field}]`, day);
+  }
+  await bureau.click(`${c} button`);
+  await bureau.waitForSelector('section.campaigns td:has-text("2030 违法用地专项整治")');
+  const campaigns = await apiFetch('/api/v1/campaigns', { token: await apiLogin('admin') });
+  assert.ok(campaigns.some((x) => x.name === '2030 违法用地专项整治' && x.satellite_deadline === '2030-05-31' && x.patrol_days === 7));
+  // The towns, with their boundaries.
+  await bureau.click('#nav a[data-view=towns]');
+  await bureau.waitForSelector('section.towns .map path.town');
+  assert.equal(await bureau.locator('section.towns table tr').count(), 24, 'a header and 23 towns');
   assertNoProblems(bureau);
 
   // Signing out ends the session: a reload asks for the password again.
