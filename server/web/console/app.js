@@ -414,6 +414,20 @@ const views = {
         <input name="note" placeholder="${esc(t('note'))}">
         ${c.allowed_transitions.includes('accepted') ? `<button class="accept">${esc(t('accept'))}</button>` : ''}
         ${c.allowed_transitions.includes('rectifying') ? `<button class="fail">${esc(t('fail'))}</button>` : ''}</li>`);
+      // The photos to check against on site: the case's evidence, newest first.
+      const strip = document.createElement('div');
+      strip.className = 'strip';
+      li.append(strip);
+      api(`/api/v1/cases/${c.id}`).then((detail) => {
+        for (const p of detail.photos.slice(-4).reverse()) {
+          const img = document.createElement('img');
+          img.alt = `${name('action', p.record_kind)} ${when2(p.reported_at)}`;
+          img.title = img.alt;
+          strip.append(img);
+          if (p.thumbnail === 'ready') imageUrl(`/api/v1/photos/${p.sha256}/thumb?size=256`).then((u2) => { img.src = u2; }).catch(() => {});
+        }
+        if (!detail.photos.length) strip.append(h(`<span class="muted">${esc(t('photos'))}: ${esc(t('none'))}</span>`));
+      }).catch(() => {});
       const go = (to) => api(`/api/v1/cases/${c.id}/transitions`, { method: 'POST', body: { from: 'rectified', to, note: li.querySelector('input').value || null } })
         .then(() => { flash(`${c.case_number}: ${name('status', to)}`); return views.acceptance(); }).catch((e) => flash(e.message, 'error'));
       li.querySelector('.accept')?.addEventListener('click', () => go('accepted'));

@@ -141,10 +141,35 @@ module.exports = async function ({ browser, BASE, page, shot, apiLogin, apiFetch
   assertNoProblems(officer);
   assertNoProblems(other);
 
-  // A verifier accepts a rectified case on site (验收).
+  // Webhooks of the town, in the console: register (the secret shown once), pause, the log.
+  await officer.evaluate(() => { location.hash = '#/webhooks'; });
+  await officer.waitForSelector('section.webhooks form.new');
+  await officer.fill('form.new input[name=url]', 'https://oa.haibin.example.gov.cn/landpatrol');
+  await officer.fill('form.new input[name=description]', '值班系统');
+  await officer.click('form.new button');
+  await officer.waitForSelector('.secret:not([hidden])');
+  assert.match(await officer.textContent('.secret'), /whsec_[0-9a-f]{48}/);
+  await officer.click('ul.hooks li button.toggle');
+  await officer.waitForSelector('ul.hooks li:has-text("已暂停")');
+  await officer.click('ul.hooks li button.log');
+  await officer.waitForSelector('ul.hooks li .deliveries table');
+  await shot(officer, 'console', '06c-webhooks');
+  const hooks = await apiFetch('/api/v1/webhooks', { token: officerToken });
+  assert.ok(hooks.some((w) => w.url === 'https://oa.haibin.example.gov.cn/landpatrol' && !w.active), 'registered, then paused');
+  assertNoProblems(officer);
+
+  // A verifier accepts a rectified case on site (验收), with its photos in view.
+  const rectified = (await apiFetch('/api/v1/cases?status=rectified', { token: await apiLogin('admin') })).items[0];
+  const evidence = fs.readFileSync(path.join(__dirname, 'fixtures/htc-desire.jpg'));
+  const evSha = crypto.createHash('sha256').update(evidence).digest('hex');
+  await fetch(`${BASE}/api/v1/photos/${evSha}`, { method: 'PUT', headers: { Authorization: `Bearer ${inspector}` }, body: evidence });
+  await apiFetch(`/api/v1/cases/${rectified.id}/inspections`, { method: 'POST', token: await apiLogin('admin'),
+    body: { kind: 'rectification_check', result: 'passed', note: '整改后复查', photos: [evSha] } });
   const verifier = await page(browser);
   await signIn(verifier, BASE, 'verifier', '#/acceptance');
   await verifier.waitForSelector('ul.checks li[data-id] button.accept');
+  await verifier.waitForFunction(() => [...document.querySelectorAll('ul.checks .strip img')].some((i) => i.src.startsWith('blob:') && i.naturalWidth > 0),
+    null, { timeout: 20000 });
   await shot(verifier, 'console', '07-acceptance');
   const caseId = await verifier.$eval('ul.checks li[data-id]', (li) => li.dataset.id);
   await verifier.fill(`ul.checks li[data-id="${caseId}"] input`, '现场核查：已拆除复耕');
