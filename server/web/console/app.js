@@ -223,6 +223,7 @@ const views = {
         ${c.allowed_transitions.length ? c.allowed_transitions.map((s) => `<label><input type="radio" name="to" value="${s}"> ${esc(name('status', s))}</label>`).join(' ')
           : `<span class="muted">${esc(t('none'))}</span>`}
         ${c.allowed_transitions.length ? `<input name="note" placeholder="${esc(t('note'))}" maxlength="4000"><button>${esc(t('do'))}</button>` : ''}</form>
+      <ul class="rules">${ruleHints(c).map((r) => `<li>${esc(r)}</li>`).join('')}</ul>
       ${u.role === 'bureau_admin' ? `<form class="reassign"><label>${esc(t('reassign'))} ${esc(t('to_town'))}
         <select name="town"><option value="">${esc(t('unassigned'))}</option></select></label>
         <input name="note" placeholder="${esc(t('note'))}"><button>${esc(t('reassign'))}</button></form>` : ''}
@@ -585,6 +586,20 @@ const views = {
     }));
   },
 };
+
+/// The lifecycle's rules that bear on this case's next steps, in words, before the user tries
+/// (the server checks them again: site_check_required, forced_demolition_unprepared, reason_required).
+function ruleHints(c) {
+  const next = c.allowed_transitions;
+  const hints = [];
+  if (next.includes('registered') && c.source === 'satellite') hints.push(t('rule_site_check'));
+  if (next.includes('rectified') && c.disposition === 'demolish_forced') {
+    const missing = [!c.notice_served_at && t('notice_served'), !c.leadership_reported_at && t('leadership_reported')].filter(Boolean);
+    hints.push(missing.length ? t('rule_forced_missing')(missing.join('、')) : t('rule_forced_ok'));
+  }
+  if (next.includes('dismissed')) hints.push(t('rule_dismiss'));
+  return hints;
+}
 
 /// Towns' boundaries and the cases on a map (vector only unless tiles are configured).
 async function drawMap(host, townsToDraw, cases) {

@@ -1,6 +1,9 @@
 // Words of the console and the tip page: Chinese first, English on request.
 
 const zh = {
+  rule_site_check: '卫片图斑须先有实地核查（结论为违法）记录，才能立案', rule_dismiss: '不予立案须在备注中写明理由',
+  leadership_reported: '报告领导小组', rule_forced_ok: '强制拆除：通知已送达、已报告领导小组，可标记已整改',
+  rule_forced_missing: (m) => `强制拆除：须先${m}，才能标记已整改`,
   towns: '镇街', code: '代码', new_campaign: '新建专项行动', starts: '开始', ends: '结束',
   towns_hint: '上传镇街边界 GeoJSON（FeatureCollection，每个面带 code 与 name）；按代码更新，重复上传不改变任何内容',
   towns_imported: (c, u, n) => `新建 ${c} 个，更新 ${u} 个，${n} 个未变`,
@@ -53,6 +56,9 @@ const zh = {
 };
 
 const en = {
+  rule_site_check: 'A satellite lead needs an on-site check with the result illegal before it is registered', rule_dismiss: 'Dismissing needs the reason in the note',
+  leadership_reported: 'report to the leadership group', rule_forced_ok: 'Forced demolition: notice served and the leadership group informed; it may be marked rectified',
+  rule_forced_missing: (m) => `Forced demolition: first ${m}, then it may be marked rectified`,
   towns: 'Towns', code: 'Code', new_campaign: 'New campaign', starts: 'Starts', ends: 'Ends',
   towns_hint: 'Upload town boundaries as GeoJSON (a FeatureCollection, each polygon with code and name); keyed by code, so the same file again changes nothing',
   towns_imported: (c, u, n) => `${c} created, ${u} updated, ${n} unchanged`,

@@ -84,6 +84,8 @@ module.exports = async function ({ browser, BASE, page, shot, apiLogin, apiFetch
       return img && img.src.startsWith('blob:') && img.naturalWidth > 0;
     }, null, { timeout: 20000 });
   });
+  // The rules of the next steps, in words, before trying them.
+  assert.match(await officer.textContent('ul.rules'), /不予立案须在备注中写明理由/);
   const flags = await officer.textContent('figure.photo .flags');
   assert.match(flags, /照片拍摄地点距报告位置 [\d.]+ 公里/, `evidence in words: ${flags}`);
   const history = await officer.textContent('ol.history');
