@@ -314,6 +314,7 @@ fn add(op: &mut Operation, codes: &[ErrorCode], head: bool) {
         crate::reports::routes::progress, crate::reports::routes::progress_json, crate::reports::routes::progress_csv,
         crate::reports::routes::progress_html,
         crate::tips::routes::submit, crate::tips::routes::get, crate::tips::routes::list, crate::tips::routes::triage,
+        crate::tips::routes::public_photo,
         crate::open311::routes::discovery, crate::open311::routes::services, crate::open311::routes::definition,
         crate::open311::routes::create_request, crate::open311::routes::list_requests,
         crate::open311::routes::get_request, crate::open311::routes::token,

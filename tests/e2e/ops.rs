@@ -126,6 +126,7 @@ fn every_route_is_documented_with_examples() {
         ("/api/v1/tips", "get"),
         ("/api/v1/tips/{id}", "get"),
         ("/api/v1/tips/{id}/triage", "post"),
+        ("/api/v1/tips/{id}/photos/{sha256}", "get"),
         ("/api/v1/parcels", "post"),
         ("/api/v1/parcels", "get"),
         ("/api/v1/parcels/import", "post"),

@@ -116,8 +116,12 @@ async fn anonymous_tip_with_photo_and_contact_shows_the_contact_only_to_its_offi
     assert_eq!(public["public_status"], "received");
     assert_eq!(public["description"], "村东头耕地上正在盖两层砖房");
     let keys: Vec<&str> = public.as_object().unwrap().keys().map(String::as_str).collect();
-    for private in ["contact", "client_addr", "device_id", "triage_note", "photos", "duplicates"] {
+    for private in ["contact", "client_addr", "device_id", "triage_note", "duplicates"] {
         assert!(!keys.contains(&private), "{private} shown to the public: {public}");
+    }
+    // Photos only as the public copies (without EXIF), behind this receipt's token.
+    for p in public["photos"].as_array().unwrap() {
+        assert!(p.as_str().unwrap().starts_with(&format!("/api/v1/tips/{id}/photos/")), "{public}");
     }
     assert!(!public.to_string().contains("13800000000"));
     // A wrong, foreign or missing token is a tip that does not exist.
@@ -664,4 +668,74 @@ async fn count_case_alerts(app: &TestApp) -> i64 {
         .unwrap()
         .unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Whether JPEG bytes carry any metadata segment: APP1 (EXIF, XMP) through APP15 other
+/// than the JFIF APP0, or a comment.
+fn jpeg_metadata(bytes: &[u8]) -> Vec<u8> {
+    let mut found = Vec::new();
+    let mut i = 2;
+    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
+        let marker = bytes[i + 1];
+        if marker == 0xDA {
+            break; // start of scan: no more headers
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if (0xE1..=0xEF).contains(&marker) || marker == 0xFE {
+            found.push(marker);
+        }
+        i += 2 + len;
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_public_sees_a_tips_photos_without_exif_and_the_office_the_original() {
+    let app = TestApp::spawn_demo().await;
+    let original = photo_fixture(IPHONE4);
+    let sha = sha256_hex(&original);
+    let admin = app.token("admin").await;
+    let (status, _) = app.put_photo_as(&admin, &sha, &original).await;
+    assert!(status == 201 || status == 200, "{status}");
+    assert!(!jpeg_metadata(&original).is_empty(), "the fixture has EXIF with GPS");
+    let receipt = created(
+        &app,
+        json!({"location": {"lon": HAIBIN.0, "lat": HAIBIN.1}, "description": "有照片的举报",
+        "photos": [sha]}),
+    )
+    .await;
+    assert_eq!(app.settled_photo(&admin, &sha).await["thumbnail"], "ready");
+
+    // The reporter's status page lists the public copy.
+    let (status, public) = app.get(receipt["status_url"].as_str().unwrap(), None).await;
+    assert_eq!(status, 200, "{public}");
+    let photos = public["photos"].as_array().unwrap();
+    assert_eq!(photos.len(), 1, "{public}");
+    let url = photos[0].as_str().unwrap();
+    assert!(url.starts_with(&format!("/api/v1/tips/{}/photos/{sha}?receipt_token=", receipt["id"].as_str().unwrap())));
+    let res = app.client.get(app.url(url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    let copy = res.bytes().await.unwrap().to_vec();
+    assert_eq!(&copy[..2], &[0xFF, 0xD8], "a JPEG");
+    assert!(jpeg_metadata(&copy).is_empty(), "no EXIF, XMP or comment: {:x?}", jpeg_metadata(&copy));
+    assert!(!copy.windows(4).any(|w| w == b"Exif") && !copy.windows(3).any(|w| w == b"GPS"));
+    assert!(copy.len() < original.len());
+
+    // Nothing without the right token, nor a photo the tip does not name.
+    let id = receipt["id"].as_str().unwrap();
+    let other = sha256_hex(&photo_fixture(IPHONE5));
+    for path in [
+        format!("/api/v1/tips/{id}/photos/{sha}"),
+        format!("/api/v1/tips/{id}/photos/{sha}?receipt_token=lptr_wrong"),
+        format!("/api/v1/tips/{id}/photos/{other}?{}", url.split('?').nth(1).unwrap()),
+    ] {
+        assert_error(&app.get(&path, None).await, 404, "not_found");
+    }
+    // The office keeps the original, byte for byte.
+    let officer = app.token("officer-120115001").await;
+    let res =
+        app.client.get(app.url(&format!("/api/v1/photos/{sha}/original"))).bearer_auth(&officer).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().to_vec(), original);
 }

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(submit),
     )
     .service(web::resource("/tips/{id}").get(get))
+    .service(web::resource("/tips/{id}/photos/{sha256}").get(public_photo))
     .service(web::resource("/tips/{id}/triage").post(triage));
 }
 
@@ -95,6 +96,35 @@ pub async fn get(
         Some(u) => Ok(HttpResponse::Ok().json(service::get(&state, &u, *id).await?)),
         None => Err(ApiError::not_found("tip")),
     }
+}
+
+/// A tip's photo as the public sees it, for the holder of the tip's receipt:
+/// a copy without EXIF, XMP or GPS (the 1024-pixel JPEG made from it), so a
+/// status page shows the photo without where or when exactly it was taken, or
+/// with what. The original stays byte for byte for the office
+/// (`GET /photos/{sha256}/original`).
+#[utoipa::path(get, path = "/api/v1/tips/{id}/photos/{sha256}", tag = "tips", security(()),
+    params(("id" = Uuid, Path, description = "tip id"),
+        ("sha256" = String, Path, description = "SHA-256 of a photo the tip names", pattern = "^[0-9a-fA-F]{64}$"),
+        ("receipt_token" = String, Query, description = "The tip's receipt token")),
+    responses(
+        (status = 200, description = "A JPEG without any metadata", content_type = "image/jpeg", body = crate::openapi::Bytes),
+        (status = 400, description = "`invalid_photo_hash`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such tip, a wrong receipt token, a photo the tip does not name; `thumbnail_unavailable`: no copy can be made of it (HEIC)", body = ErrorBody),
+        (status = 409, description = "`thumbnail_pending`: the copy is being made", body = ErrorBody)))]
+pub async fn public_photo(
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, String)>,
+    q: web::Query<ReceiptQuery>,
+) -> ApiResult<HttpResponse> {
+    let (id, sha) = path.into_inner();
+    let token = q.receipt_token.as_deref().unwrap_or_default();
+    let bytes = service::public_photo(&state, id, &sha, token).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/jpeg")
+        .insert_header(("Cache-Control", "private, max-age=3600"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .body(bytes))
 }
 
 /// The tips in the caller's scope (a town office: its town's; the bureau:

@@ -329,6 +329,13 @@ pub async fn public_view(state: &AppState, id: Uuid, token: &str) -> ApiResult<P
     }
     let m = tips::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("tip"))?;
     let case = case_of(&state.db, &m).await?;
+    let ready = crate::photos::evidence::photos_of(&state.db, &photos_of(&state.db, m.id).await?).await?;
+    let mut photos: Vec<String> = ready
+        .values()
+        .filter(|p| p.thumbnail_status == "ready")
+        .map(|p| format!("/api/v1/tips/{}/photos/{}?receipt_token={token}", m.id, p.sha256))
+        .collect();
+    photos.sort();
     Ok(PublicTipView {
         id: m.id,
         status: m.status.clone(),
@@ -338,7 +345,26 @@ pub async fn public_view(state: &AppState, id: Uuid, token: &str) -> ApiResult<P
         updated_at: m.updated_at,
         description: m.description.clone(),
         location: point_of(&m),
+        photos,
     })
+}
+
+/// A public copy of one of the tip's photos (the receipt holder's): the
+/// 1024-pixel JPEG made from it, which carries no EXIF, XMP or GPS at all.
+/// A wrong token, or a photo the tip does not name, is `not_found`.
+pub async fn public_photo(state: &AppState, id: Uuid, sha256: &str, token: &str) -> ApiResult<Vec<u8>> {
+    if !state.keys.verify_receipt(id, token) {
+        return Err(ApiError::not_found("photo"));
+    }
+    let sha = crate::photos::service::check_hash(sha256)?;
+    if !photos_of(&state.db, id).await?.contains(&sha) {
+        return Err(ApiError::not_found("photo"));
+    }
+    let photo = crate::db::entities::photos::Entity::find_by_id(sha)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("photo"))?;
+    crate::photos::service::thumbnail(state, &photo, 1024).await
 }
 
 /// Loads a tip the caller may handle; another town's tip is `not_found`.

@@ -80,6 +80,11 @@ pub struct PublicTipView {
     pub description: String,
     /// WGS-84.
     pub location: GeoPoint,
+    /// The tip's photos as the public may see them: links (with this receipt's token) to
+    /// copies without EXIF, XMP or GPS (1024-pixel JPEGs made from the photos); the
+    /// originals stay byte for byte for the office. A photo still being processed is
+    /// left out until its copy is ready.
+    pub photos: Vec<String>,
 }
 
 /// An open case near a tip: perhaps the same thing reported again.

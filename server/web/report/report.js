@@ -795,6 +795,19 @@ function renderStatus() {
   fact('description', v.description, 'prose');
   fact('receipt', v.id, 'mono');
   box.append(badge, steps, explain, dl);
+  // The photos as anyone may see them: copies without EXIF or GPS, made by the server.
+  if ((v.photos || []).length) {
+    const strip = document.createElement('div');
+    strip.className = 'status-photos';
+    for (const url of v.photos) {
+      const img = document.createElement('img');
+      img.src = url;
+      img.alt = t('attach_photos');
+      img.loading = 'lazy';
+      strip.append(img);
+    }
+    box.append(strip);
+  }
 }
 
 async function loadStatus(id, token) {

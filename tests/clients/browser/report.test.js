@@ -173,6 +173,17 @@ module.exports = async function report(ctx) {
     assert.ok(!facts.includes(contact.phone), 'the public view has no contact')
     const statusGet = api.find((r) => r.line === `GET /api/v1/tips/${tipId}`)
     assert.ok(statusGet && statusGet.url.searchParams.get('receipt_token'), 'the status is read with the receipt token')
+    // The photo, as the public sees it: the server's copy, without EXIF or GPS (shown once made).
+    for (let i = 0; i < 40 && !(await p.$('.status-photos img')); i++) {
+      await p.waitForTimeout(250)
+      await p.reload()
+      await p.waitForSelector('#public-status')
+    }
+    await p.waitForFunction(() => { const i = document.querySelector('.status-photos img'); return i && i.complete && i.naturalWidth > 0 })
+    const copyUrl = await p.$eval('.status-photos img', (i) => i.src)
+    assert.match(copyUrl, new RegExp(`/api/v1/tips/${tipId}/photos/[0-9a-f]{64}\\?receipt_token=lptr_`))
+    const copy = Buffer.from(await (await fetch(copyUrl)).arrayBuffer())
+    assert.ok(copy.length > 0 && !copy.includes(Buffer.from('Exif')) && !copy.includes(Buffer.from('GPS')), 'no EXIF, no GPS')
     await shot(p, SUITE, '08-status')
 
     // English on request, the same status in words.
