@@ -26,6 +26,8 @@ chars = set()
 for f in sources:
     chars.update(c for c in f.read_text(encoding="utf-8") if re.match(r"[\u3000-\u303f\u3300-\u33ff\u3400-\u9fff\uff00-\uffef]", c))
 pathlib.Path("chars.txt").write_text("".join(sorted(chars)), encoding="utf-8")
+# Kept beside the font: a test checks the pages print no character the font lacks.
+(root / "server/web/console/cjk.chars.txt").write_text("".join(sorted(chars)) + "\n", encoding="utf-8")
 print(f"{len(chars)} characters from {len(sources)} files")
 PY
 # Noto Sans CJK's collection holds JP, KR, SC, TC, HK: face 2 is Simplified Chinese.

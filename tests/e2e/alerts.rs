@@ -26,10 +26,6 @@ fn quick(s: &mut Settings) {
     s.webhooks.allow_private_networks = true;
 }
 
-async fn demo_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    TestApp::spawn_demo_with(adjust).await
-}
-
 async fn case_at(app: &TestApp, token: &str, p: (f64, f64), text: &str) -> Value {
     let (status, c) = app
         .post(
@@ -66,7 +62,7 @@ async fn register(app: &TestApp, token: &str, url: &str, town: Option<&str>) -> 
 
 #[tokio::test]
 async fn a_new_case_alerts_its_town_inbox_only_and_ack_records_who_and_when() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let inspector = app.token("inspector").await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     let zhouliang = app.token(ZHOULIANG_OFFICER).await;
@@ -121,7 +117,7 @@ async fn a_new_case_alerts_its_town_inbox_only_and_ack_records_who_and_when() {
 
 #[tokio::test]
 async fn routing_a_case_between_towns_and_a_failed_acceptance_alert_the_towns_concerned() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let admin = app.token("admin").await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     let zhouliang = app.token(ZHOULIANG_OFFICER).await;
@@ -161,7 +157,7 @@ async fn routing_a_case_between_towns_and_a_failed_acceptance_alert_the_towns_co
 
 #[tokio::test]
 async fn alerts_reach_the_officers_sync_pull_scoped_and_acks_follow() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let admin = app.token("admin").await;
     let (haibin, _) = app.device_session(HAIBIN_OFFICER).await;
     let (zhouliang, _) = app.device_session(ZHOULIANG_OFFICER).await;
@@ -204,7 +200,7 @@ async fn alerts_reach_the_officers_sync_pull_scoped_and_acks_follow() {
 
 #[tokio::test]
 async fn the_live_stream_resumes_with_exactly_the_missed_events_and_never_another_towns() {
-    let app = demo_with(|s| {
+    let app = TestApp::spawn_demo_with(|s| {
         quick(s);
         s.alerts.heartbeat_secs = 1;
     })
@@ -255,7 +251,7 @@ async fn the_live_stream_resumes_with_exactly_the_missed_events_and_never_anothe
 
 #[tokio::test]
 async fn a_slow_stream_client_does_not_hold_up_others_and_catches_up_from_the_database() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let admin = app.token("admin").await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     let url = app.url("/api/v1/alerts/stream");
@@ -276,7 +272,7 @@ async fn a_slow_stream_client_does_not_hold_up_others_and_catches_up_from_the_da
 
 #[tokio::test]
 async fn webhooks_get_every_alert_signed_after_failures_and_the_log_shows_each_attempt() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let admin = app.token("admin").await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     let zhouliang = app.token(ZHOULIANG_OFFICER).await;
@@ -356,7 +352,7 @@ async fn webhooks_get_every_alert_signed_after_failures_and_the_log_shows_each_a
 
 #[tokio::test]
 async fn a_receiver_down_past_the_retry_window_dead_letters_and_a_retry_delivers() {
-    let app = demo_with(|s| {
+    let app = TestApp::spawn_demo_with(|s| {
         quick(s);
         s.alerts.retry_window_secs = 1;
     })
@@ -420,7 +416,7 @@ async fn a_receiver_down_past_the_retry_window_dead_letters_and_a_retry_delivers
 
 #[tokio::test]
 async fn a_restart_in_the_middle_of_a_delivery_loses_nothing() {
-    let app = demo_with(|s| {
+    let app = TestApp::spawn_demo_with(|s| {
         quick(s);
         s.alerts.webhook_timeout_secs = 1;
     })
@@ -457,7 +453,7 @@ async fn several_instances_share_the_outbox_and_send_each_delivery_once() {
         eprintln!("several instances run on PostgreSQL only: set LANDPATROL_TEST_POSTGRES");
         return;
     }
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let second = app.second_instance().await;
     let admin = app.token("admin").await;
     let haibin = app.token(HAIBIN_OFFICER).await;
@@ -485,7 +481,7 @@ async fn several_instances_share_the_outbox_and_send_each_delivery_once() {
 
 #[tokio::test]
 async fn unacknowledged_alerts_escalate_to_the_bureau_once() {
-    let app = demo_with(|s| {
+    let app = TestApp::spawn_demo_with(|s| {
         quick(s);
         s.alerts.escalate_after_secs = 1;
     })
@@ -515,7 +511,7 @@ async fn unacknowledged_alerts_escalate_to_the_bureau_once() {
 
 #[tokio::test]
 async fn deadline_sweeps_raise_7_day_1_day_and_passed_alerts_once_each() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let admin = app.token("admin").await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     // A 2017 patrol discovery: deadline 7 days later (campaign rule).
@@ -637,7 +633,7 @@ async fn webhook_registration_refuses_bad_input_and_other_towns() {
 
 #[tokio::test]
 async fn a_paused_webhook_keeps_its_deliveries_until_it_is_resumed() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick).await;
     let admin = app.token("admin").await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
@@ -657,7 +653,7 @@ async fn a_paused_webhook_keeps_its_deliveries_until_it_is_resumed() {
 
 #[tokio::test]
 async fn the_live_stream_ends_when_its_token_expires_and_a_resume_loses_nothing() {
-    let app = demo_with(|s| {
+    let app = TestApp::spawn_demo_with(|s| {
         quick(s);
         s.auth.access_ttl_secs = 2;
         s.auth.clock_leeway_secs = 0;

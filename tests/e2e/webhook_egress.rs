@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use landpatrol_server::config::Settings;
 use landpatrol_server::db::entities::webhooks;
 use landpatrol_tests::live::{Answer, Receiver};
 use landpatrol_tests::{TestApp, assert_error, quick_alerts, town_id};
@@ -34,15 +33,6 @@ const INTERNAL: &[&str] = &[
     "http://[::ffff:127.0.0.1]:22/",
     "https://intranet/hook",
 ];
-
-/// A fast outbox, and the default address rule (no private networks).
-fn quick(s: &mut Settings) {
-    quick_alerts(s);
-}
-
-async fn demo_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    TestApp::spawn_demo_with(adjust).await
-}
 
 async fn new_case(app: &TestApp) -> Value {
     let admin = app.token("admin").await;
@@ -115,7 +105,7 @@ async fn by_default_no_webhook_can_be_registered_or_moved_to_an_internal_address
 
 #[tokio::test]
 async fn a_stored_internal_url_is_refused_at_delivery_and_nothing_is_sent() {
-    let app = demo_with(quick).await;
+    let app = TestApp::spawn_demo_with(quick_alerts).await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     let receiver = Receiver::start(|_| Answer::Status(200)).await;
     // Registered while the installation allowed private networks (or before the
@@ -155,8 +145,8 @@ async fn a_stored_internal_url_is_refused_at_delivery_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn redirects_are_never_followed() {
-    let app = demo_with(|s| {
-        quick(s);
+    let app = TestApp::spawn_demo_with(|s| {
+        quick_alerts(s);
         s.webhooks.allow_private_networks = true;
     })
     .await;
@@ -176,8 +166,8 @@ async fn redirects_are_never_followed() {
 
 #[tokio::test]
 async fn an_installation_that_allows_its_own_network_delivers_there() {
-    let app = demo_with(|s| {
-        quick(s);
+    let app = TestApp::spawn_demo_with(|s| {
+        quick_alerts(s);
         s.webhooks.allow_private_networks = true;
     })
     .await;
@@ -192,7 +182,7 @@ async fn an_installation_that_allows_its_own_network_delivers_there() {
 
 #[tokio::test]
 async fn each_town_has_at_most_its_allowed_number_of_webhooks() {
-    let app = demo_with(|s| s.webhooks.max_per_town = 2).await;
+    let app = TestApp::spawn_demo_with(|s| s.webhooks.max_per_town = 2).await;
     let haibin = app.token(HAIBIN_OFFICER).await;
     let zhouliang = app.token("officer-120115006").await;
     let admin = app.token("admin").await;

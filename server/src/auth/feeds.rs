@@ -163,13 +163,5 @@ pub async fn user_from_feed(state: &AppState, token: &str) -> ApiResult<AuthUser
     let mut a: feed_tokens::ActiveModel = feed.into();
     a.last_used_at = Set(Some(Utc::now()));
     a.update(&state.db).await?;
-    Ok(AuthUser {
-        id: account.id,
-        role: super::service::parse_role(&account.role)?,
-        town: account.town_id,
-        patrol_towns: super::service::patrol_towns(&account),
-        username: account.username,
-        device: None,
-        expires_at: None,
-    })
+    AuthUser::of_account(account, None, None)
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::db::entities::{devices, users};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The authenticated caller, taken from the bearer token.
@@ -125,15 +125,22 @@ pub async fn user_from_token(state: &AppState, token: &str) -> Result<AuthUser, 
             return Err(ApiError::new(ErrorCode::InvalidToken, "the device of this session was revoked"));
         }
     }
-    Ok(AuthUser {
-        id: account.id,
-        role: service::parse_role(&account.role)?,
-        town: account.town_id,
-        patrol_towns: service::patrol_towns(&account),
-        username: account.username,
-        device: claims.dev,
-        expires_at: Some(claims.exp),
-    })
+    AuthUser::of_account(account, claims.dev, Some(claims.exp))
+}
+
+impl AuthUser {
+    /// The caller an account stands for now (its current role and towns).
+    pub fn of_account(account: users::Model, device: Option<Uuid>, expires_at: Option<i64>) -> ApiResult<AuthUser> {
+        Ok(AuthUser {
+            id: account.id,
+            role: service::parse_role(&account.role)?,
+            town: account.town_id,
+            patrol_towns: service::patrol_towns(&account),
+            username: account.username,
+            device,
+            expires_at,
+        })
+    }
 }
 
 /// The caller named by the request's `Authorization: Bearer` header.

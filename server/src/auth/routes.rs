@@ -25,8 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(super::feeds::configure);
 }
 
-pub(crate) fn ctx(state: &AppState) -> AuthContext<'_> {
-    AuthContext { db: &state.db, keys: &state.keys, refresh_ttl_days: state.refresh_ttl_days() }
+fn ctx(state: &AppState) -> AuthContext<'_> {
+    AuthContext::of(state)
 }
 
 /// Login request.
@@ -58,35 +58,10 @@ pub async fn login(
     req: actix_web::HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(throttled_login(&state, &req, &body.username, &body.password, body.device_id).await?))
-}
-
-/// A login through the throttle ([`super::throttle`]): a locked username or
-/// address is answered `429` without the password being checked; a wrong
-/// password counts against both. Shared with the console's sign-in.
-pub async fn throttled_login(
-    state: &AppState,
-    req: &actix_web::HttpRequest,
-    username: &str,
-    password: &str,
-    device: Option<Uuid>,
-) -> ApiResult<TokenPair> {
-    let cfg = &state.settings.auth;
-    let addr = crate::net::client_addr(req, state.settings.tips.trust_forwarded_for);
-    let throttle = &state.login_throttle;
-    throttle.check(cfg, username, addr.as_deref(), std::time::Instant::now())?;
-    match service::login(&ctx(state), username, password, device).await {
-        Ok(pair) => {
-            throttle.succeeded(username);
-            Ok(pair)
-        }
-        Err(e) => {
-            if e.code == landpatrol_sync::ErrorCode::InvalidCredentials {
-                throttle.failed(cfg, username, addr.as_deref(), std::time::Instant::now());
-            }
-            Err(e)
-        }
-    }
+    let addr = crate::net::client_addr(&req, state.settings.tips.trust_forwarded_for);
+    let pair =
+        service::login_throttled(&state, addr.as_deref(), &body.username, &body.password, body.device_id).await?;
+    Ok(HttpResponse::Ok().json(pair))
 }
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once;

@@ -72,6 +72,41 @@ pub struct AuthContext<'a> {
     pub refresh_ttl_days: i64,
 }
 
+impl<'a> AuthContext<'a> {
+    /// The auth settings of a running server.
+    pub fn of(state: &'a crate::state::AppState) -> Self {
+        AuthContext { db: &state.db, keys: &state.keys, refresh_ttl_days: state.refresh_ttl_days() }
+    }
+}
+
+/// A login through the throttle ([`super::throttle`]): a locked username or
+/// client address is answered `429` without the password being checked; a
+/// wrong password counts against both. `POST /auth/login` and the console's
+/// sign-in both log in through it.
+pub async fn login_throttled(
+    state: &crate::state::AppState,
+    addr: Option<&str>,
+    username: &str,
+    password: &str,
+    device: Option<Uuid>,
+) -> ApiResult<TokenPair> {
+    let cfg = &state.settings.auth;
+    let throttle = &state.login_throttle;
+    throttle.check(cfg, username, addr, std::time::Instant::now())?;
+    match login(&AuthContext::of(state), username, password, device).await {
+        Ok(pair) => {
+            throttle.succeeded(username);
+            Ok(pair)
+        }
+        Err(e) => {
+            if e.code == ErrorCode::InvalidCredentials {
+                throttle.failed(cfg, username, addr, std::time::Instant::now());
+            }
+            Err(e)
+        }
+    }
+}
+
 fn issue_access(keys: &Keys, user: &users::Model, device: Option<Uuid>) -> ApiResult<String> {
     let now = Utc::now().timestamp();
     let claims = Claims {

@@ -147,6 +147,24 @@ mod tests {
         assert_eq!(tile_origin("javascript:alert(1)"), None);
     }
 
+    /// The Chinese the pages print themselves must be in `cjk.woff2` (rerun
+    /// `scripts/make-cjk-font.sh` after changing their words).
+    #[test]
+    fn the_font_subset_has_every_character_the_pages_print() {
+        let have: std::collections::HashSet<char> = include_str!("../../web/console/cjk.chars.txt").chars().collect();
+        let cjk = |c: &char| matches!(*c as u32, 0x3000..=0x303F | 0x3300..=0x33FF | 0x3400..=0x9FFF | 0xFF00..=0xFFEF);
+        let texts = CONSOLE
+            .iter()
+            .chain(REPORT)
+            .filter(|a| !a.content_type.starts_with("font/"))
+            .map(|a| (a.name, std::str::from_utf8(a.bytes).unwrap_or("")))
+            .chain([("render.rs", include_str!("../reports/render.rs"))]);
+        for (name, text) in texts {
+            let missing: String = text.chars().filter(cjk).filter(|c| !have.contains(c)).collect();
+            assert!(missing.is_empty(), "{name} prints {missing:?}, which cjk.woff2 lacks");
+        }
+    }
+
     #[test]
     fn every_asset_has_its_own_etag() {
         let tags: std::collections::HashSet<&str> = CONSOLE.iter().map(etag).collect();

@@ -20,8 +20,7 @@ use landpatrol_sync::error::ErrorBody;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::routes::{ctx, throttled_login};
-use crate::auth::service::{self, TokenPair, UserView};
+use crate::auth::service::{self, AuthContext, TokenPair, UserView};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -120,7 +119,8 @@ fn answer(req: &HttpRequest, pair: TokenPair) -> HttpResponse {
                    headers(("Retry-After" = u64, description = "Seconds until a login is checked again")))))]
 pub async fn sign_in(state: web::Data<AppState>, req: HttpRequest, body: web::Json<SignIn>) -> ApiResult<HttpResponse> {
     same_origin(&req)?;
-    let pair = throttled_login(&state, &req, &body.username, &body.password, None).await?;
+    let addr = crate::net::client_addr(&req, state.settings.tips.trust_forwarded_for);
+    let pair = service::login_throttled(&state, addr.as_deref(), &body.username, &body.password, None).await?;
     Ok(answer(&req, pair))
 }
 
@@ -136,7 +136,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
     let Some(token) = presented(&req) else {
         return Err(ApiError::new(ErrorCode::InvalidRefreshToken, "not signed in"));
     };
-    let pair = service::refresh(&ctx(&state), &token).await?;
+    let pair = service::refresh(&AuthContext::of(&state), &token).await?;
     Ok(answer(&req, pair))
 }
 

@@ -66,7 +66,7 @@ fn row(r: &ProgressReport, p: &TownProgress) -> Vec<String> {
         p.investigation.judicial_referrals.to_string(),
         p.investigation.publicised.to_string(),
     ];
-    cells.extend(land_cells(p));
+    cells.extend(land_cells(p, false));
     for s in CaseSource::ALL {
         let by = p.cases_by_source.get(s.as_str());
         for st in CaseStatus::ALL {
@@ -79,8 +79,13 @@ fn row(r: &ProgressReport, p: &TownProgress) -> Vec<String> {
     cells
 }
 
-/// The land figures of one section: idle land, supply, five-in-place.
-fn land_cells(p: &TownProgress) -> Vec<String> {
+/// The land figures of one section: idle land, supply, five-in-place. In
+/// the CSV a town with nothing to count has blank cells and rates without a
+/// sign; the printable page (`html`) shows 0, rates with `%`, and the
+/// campaign-to-date supply rate beside the period's.
+fn land_cells(p: &TownProgress, html: bool) -> Vec<String> {
+    let none = || if html { "0".to_owned() } else { String::new() };
+    let rate = |v: Option<f64>| if html { pct_cell(v) } else { pct(v) };
     let mut cells = match &p.idle_land {
         Some(b) => vec![
             b.newly_idle.to_string(),
@@ -88,42 +93,25 @@ fn land_cells(p: &TownProgress) -> Vec<String> {
             b.idle_at_end.to_string(),
             format!("{:.0}", b.idle_area_at_end_m2),
         ],
-        None => vec![String::new(); 4],
+        None => vec![none(), none(), none(), none()],
     };
     match &p.supply {
-        Some(s) => cells.extend([
-            format!("{:.0}", s.stock_at_start_m2 + s.approved_in_period_m2),
-            format!("{:.0}", s.supplied_in_period_m2),
-            pct(s.rate),
-        ]),
-        None => cells.extend([String::new(), String::new(), String::new()]),
-    }
-    cells.push(p.five_in_place.projects_missing_steps.to_string());
-    cells
-}
-
-/// The land figures on the printable page: idle land, supply (the period's
-/// rate and the campaign's, labelled apart), five-in-place; 0 where a town
-/// has nothing to count, never a blank.
-fn land_cells_html(p: &TownProgress) -> Vec<String> {
-    let zero = || "0".to_owned();
-    let mut cells = match &p.idle_land {
-        Some(b) => vec![
-            b.newly_idle.to_string(),
-            b.disposed.to_string(),
-            b.idle_at_end.to_string(),
-            format!("{:.0}", b.idle_area_at_end_m2),
-        ],
-        None => vec![zero(), zero(), zero(), zero()],
-    };
-    match &p.supply {
-        Some(s) => cells.extend([
-            format!("{:.0}", s.stock_at_start_m2 + s.approved_in_period_m2),
-            format!("{:.0}", s.supplied_in_period_m2),
-            pct_cell(s.rate),
-            pct_cell(s.cumulative_rate),
-        ]),
-        None => cells.extend([zero(), zero(), pct_cell(None), pct_cell(None)]),
+        Some(s) => {
+            cells.extend([
+                format!("{:.0}", s.stock_at_start_m2 + s.approved_in_period_m2),
+                format!("{:.0}", s.supplied_in_period_m2),
+                rate(s.rate),
+            ]);
+            if html {
+                cells.push(rate(s.cumulative_rate));
+            }
+        }
+        None => {
+            cells.extend([none(), none(), rate(None)]);
+            if html {
+                cells.push(rate(None));
+            }
+        }
     }
     cells.push(p.five_in_place.projects_missing_steps.to_string());
     cells
@@ -256,7 +244,7 @@ pub fn html(r: &ProgressReport) -> String {
     for p in r.towns.iter().chain(r.district.iter()) {
         let (code, name) = place(p);
         let _ = write!(h, "<tr><td class=\"l\">{} {}</td>", esc(&name), esc(&code));
-        for c in land_cells_html(p) {
+        for c in land_cells(p, true) {
             let _ = write!(h, "<td>{}</td>", esc(&c));
         }
         h.push_str("</tr>");

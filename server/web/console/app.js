@@ -67,7 +67,7 @@ async function allCases(filter, most = 5000) {
 }
 
 function townName(ref) { return ref ? ref.name : t('unassigned'); }
-function all_towns_name(code) { return ((towns || []).find((x) => x.code === code) || { name: code }).name; }
+function townNameByCode(code) { return ((towns || []).find((x) => x.code === code) || { name: code }).name; }
 
 // ---- the live inbox (kept for the whole session, so the badge is always right)
 
@@ -317,8 +317,10 @@ const views = {
     view.replaceChildren(root);
     const list = root.querySelector('.tiplist');
     if (!page.items.length) list.append(h(`<li class="muted">${esc(t('none'))}</li>`));
-    for (const tip of page.items) {
-      const full = await api(`/api/v1/tips/${tip.id}`);
+    // Each tip's office view (with its duplicates), fetched together rather than one after another.
+    const fulls = await Promise.all(page.items.map((tip) => api(`/api/v1/tips/${tip.id}`)));
+    for (const [k, tip] of page.items.entries()) {
+      const full = fulls[k];
       const li = h(`<li class="tip" data-id="${esc(tip.id)}"><p><b>${esc(townName(tip.town))}</b> <time>${esc(when2(tip.created_at))}</time>
         ${esc(tip.description)} <span class="muted">${esc(tip.address || '')}</span></p>
         ${(full.duplicates || []).length ? `<p>${esc(t('duplicates'))}: ${full.duplicates.map((d) => `<a href="#/cases/${esc(d.case_id || d.id)}">${esc(d.case_number)}</a> (${Math.round(d.distance_m)} m)`).join(', ')}</p>` : ''}
@@ -546,7 +548,7 @@ const views = {
         msg.textContent = t('imported')(r.created, r.existing, r.unassigned);
         root.querySelector('.result').replaceChildren(h(`<table class="rows"><tr><th>${esc(t('patch'))}</th><th>${esc(t('number'))}</th>
           <th>${esc(t('town'))}</th><th></th></tr>${r.cases.map((x) => `<tr><td>${esc(x.external_ref)}</td>
-          <td><a href="#/cases/${esc(x.case_id)}">${esc(x.case_number)}</a></td><td>${esc(x.town_code ? (all_towns_name(x.town_code)) : t('unassigned'))}</td>
+          <td><a href="#/cases/${esc(x.case_id)}">${esc(x.case_number)}</a></td><td>${esc(x.town_code ? (townNameByCode(x.town_code)) : t('unassigned'))}</td>
           <td>${esc(x.created ? t('new') : t('already'))}</td></tr>`).join('')}</table>`));
       } catch (err) {
         msg.textContent = `${err.message}${err.details && err.details.feature != null ? ` (#${err.details.feature})` : ''}`;

@@ -42,6 +42,7 @@ module.exports = async function ({ browser, BASE, page, shot, assert, assertNoPr
   const dx = (r.b[0] - r.a[0]) * r.metresPerPixel
   const dy = (r.a[1] - r.b[1]) * r.metresPerPixel
   assert.ok(dx > 450 && dx < 650 && dy > 100 && dy < 200, `shift on GCJ-02 tiles: ${dx.toFixed(0)} m east, ${dy.toFixed(0)} m north`)
+  console.log(`  GCJ-02 tiles: the point drawn ${dx.toFixed(0)} m east, ${dy.toFixed(0)} m north of its WGS-84 place (zoom ${r.zoom}, ${r.tiles} tiles)`)
   // A click is read back as the WGS-84 point (the shift inverted), on either map.
   for (const [lon, lat] of [r.round, r.back]) {
     assert.ok(Math.abs(lon - 117.295129) < 1e-6 && Math.abs(lat - 39.733503) < 1e-6, `unproject: ${lon}, ${lat}`)
