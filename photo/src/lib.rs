@@ -5,6 +5,7 @@ use std::io::{BufRead, Seek};
 
 mod exif;
 mod inspect;
+mod jpeg;
 mod sniff;
 mod thumb;
 

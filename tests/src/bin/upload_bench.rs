@@ -45,14 +45,10 @@ fn noise_jpeg(mib: usize) -> Vec<u8> {
                 ((base + (seed & 0x7f)) & 0xff) as u8
             })
             .collect();
-        let image = turbojpeg::Image {
-            pixels: pixels.as_slice(),
-            width: w,
-            pitch: w * 3,
-            height: h,
-            format: turbojpeg::PixelFormat::RGB,
-        };
-        let jpeg = turbojpeg::compress(image, 95, turbojpeg::Subsamp::None).unwrap().to_vec();
+        let mut jpeg = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 95);
+        encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
+        encoder.encode(&pixels, w as u16, h as u16, jpeg_encoder::ColorType::Rgb).unwrap();
         if jpeg.len() >= target || w > 8000 {
             return jpeg;
         }
