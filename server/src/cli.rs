@@ -87,11 +87,18 @@ enum AdminCommand {
 enum ImportCommand {
     /// Town boundaries: a FeatureCollection with `code` and `name` properties.
     Towns { file: PathBuf },
-    /// Patches (satellite leads by default): polygons with a `patch_id` property.
+    /// Patches (satellite leads by default): a GeoJSON file (`.geojson`, `.json`) of
+    /// polygons with a `patch_id` property, or an ESRI shapefile as the ministry
+    /// delivers it: a `.zip`, or a `.shp` with its `.dbf` (and `.shx`, `.prj`, `.cpg`)
+    /// beside it. All or nothing; patches already imported are left unchanged.
     Patches {
         file: PathBuf,
         #[arg(long, default_value = "satellite")]
         source: String,
+        /// A shapefile's coordinate system, `EPSG:NNNN`, over its `.prj` (e.g. EPSG:4527,
+        /// CGCS2000 3-degree Gauss-Krüger zone 39; EPSG:4490, lon/lat).
+        #[arg(long)]
+        crs: Option<String>,
     },
 }
 
@@ -172,6 +179,63 @@ fn read_json(file: &PathBuf) -> Result<serde_json::Value, AnyError> {
     Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?)
 }
 
+/// A patch file: GeoJSON, a zipped shapefile, or a `.shp` with its sibling files
+/// (found by extension in any case). A shapefile's refused rows are printed, one a
+/// line, before the error.
+fn read_patch_file(
+    file: &std::path::Path,
+    crs: Option<&landpatrol_patchfile::Crs>,
+) -> Result<(serde_json::Value, Option<cases::types::PatchFileInfo>), AnyError> {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let result = match ext.as_str() {
+        "zip" => cases::import::read_zip(&read(file)?, crs),
+        "shp" => {
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_owned();
+            let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let sibling = |want: &str| -> Result<Option<Vec<u8>>, AnyError> {
+                for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+                    let p = entry?.path();
+                    let same_stem =
+                        p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.eq_ignore_ascii_case(&stem));
+                    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+                    if same_stem && ext.eq_ignore_ascii_case(want) {
+                        return Ok(Some(read(&p)?));
+                    }
+                }
+                Ok(None)
+            };
+            let set = landpatrol_patchfile::ShapefileSet::from_files(
+                stem.clone(),
+                read(file)?,
+                sibling("shx")?,
+                sibling("dbf")?,
+                sibling("prj")?,
+                sibling("cpg")?,
+            )
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+            cases::import::read_shapefile(&set, crs)
+        }
+        _ => return Ok((read_json(&file.to_path_buf())?, None)),
+    };
+    match result {
+        Ok((doc, info)) => Ok((doc, Some(info))),
+        Err(e) => {
+            if let Some(rows) = e.details.get("rows").and_then(|r| r.as_array()) {
+                for r in rows {
+                    println!(
+                        "row {}: {}: refused: {}",
+                        r["row"],
+                        r["patch_id"].as_str().unwrap_or("-"),
+                        r["reason"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            Err(format!("{}: {e}", file.display()).into())
+        }
+    }
+}
+
 async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
     match command {
         Command::Serve { addr, demo: with_demo } => {
@@ -237,9 +301,16 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
             let r = towns::service::import(&state.db, &state.towns, &doc, None, progress_bar("towns")).await?;
             println!("towns: {} created, {} updated, {} unchanged", r.created, r.updated, r.unchanged);
         }
-        Command::Import { command: ImportCommand::Patches { file, source } } => {
+        Command::Import { command: ImportCommand::Patches { file, source, crs } } => {
             let source = CaseSource::parse(&source).ok_or("unknown source")?;
-            let doc = read_json(&file)?;
+            let crs = crs.map(|c| cases::import::parse_crs(&c)).transpose().map_err(|e| format!("--crs: {e}"))?;
+            let (doc, info) = read_patch_file(&file, crs.as_ref())?;
+            if let Some(info) = &info {
+                println!("{}: {}; text {}", info.name, info.crs, info.encoding);
+                for note in &info.notes {
+                    println!("note: {note}");
+                }
+            }
             let state = build_state(settings).await?;
             let r = cases::import::import_patches(
                 &state,
@@ -249,6 +320,20 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
                 progress_bar("patches"),
             )
             .await?;
+            for c in &r.cases {
+                let row = c.row.map(|r| format!("row {r}: ")).unwrap_or_default();
+                let what = match (c.created, &c.town_code) {
+                    (true, Some(t)) => format!("created {} in town {t}", c.case_number),
+                    (true, None) => format!("created {}, unassigned (in no town)", c.case_number),
+                    (false, _) => format!("already imported as {}", c.case_number),
+                };
+                let area = match (c.area_m2, c.reported_area) {
+                    (Some(a), Some(r)) => format!(", {a:.0} m² (the file says {r})"),
+                    (Some(a), None) => format!(", {a:.0} m²"),
+                    _ => String::new(),
+                };
+                println!("{row}{}: {what}{area}", c.external_ref);
+            }
             println!("patches: {} created, {} already imported, {} unassigned", r.created, r.existing, r.unassigned);
         }
         Command::Openapi { out } => {

@@ -62,6 +62,7 @@ error_codes! {
     ValidationFailed = ("validation_failed", 422, "A field has a value outside what the rules allow; `details.field` names it."),
     CoordinateOutOfRange = ("coordinate_out_of_range", 422, "A longitude outside -180..180 or latitude outside -90..90, or a non-finite number."),
     InvalidGeometry = ("invalid_geometry", 422, "A GeoJSON geometry or collection is malformed, or of an unsupported type."),
+    InvalidShapefile = ("invalid_shapefile", 422, "A patch file (an ESRI shapefile, zipped) can not be imported: a damaged or incomplete archive, no or several `.shp` files, an unknown coordinate system, no patch number column, or rows that are not polygons; `details.kind` says which, `details.rows` lists the refused rows; nothing was imported."),
     UnsupportedMediaType = ("unsupported_media_type", 415, "The Content-Type is not the one the endpoint accepts."),
     PayloadTooLarge = ("payload_too_large", 413, "The body is larger than the configured limit."),
     Unauthenticated = ("unauthenticated", 401, "No bearer token was sent."),

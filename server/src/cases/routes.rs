@@ -1,6 +1,7 @@
 //! HTTP handlers for `/cases`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use landpatrol_sync::error::ErrorBody;
 use landpatrol_sync::{CaseSource, ErrorCode, Role};
 use serde::Deserialize;
@@ -187,25 +188,69 @@ pub async fn add_inspection(
 pub struct ImportQuery {
     /// Source of features without a `source` property (default `satellite`).
     pub source: Option<CaseSource>,
+    /// A zipped shapefile's coordinate system, `EPSG:NNNN`, over its `.prj`:
+    /// 4490 or 4326 (lon/lat), 4513–4533 (CGCS2000 3° Gauss-Krüger zones 25–45),
+    /// 4534–4554 (3°, by central meridian 75°E–135°E), 4491–4501 and 4502–4512
+    /// (6°). Without it the `.prj` decides.
+    #[param(example = "EPSG:4527")]
+    pub crs: Option<String>,
 }
 
 /// Imports patches (bureau admin): a GeoJSON FeatureCollection of polygons with
-/// a `patch_id` property each. Every patch becomes a case routed to the town
-/// holding most of its area, with its area in m². Re-importing is safe.
+/// a `patch_id` property each, or (`Content-Type: application/zip`) a zipped ESRI
+/// shapefile as the ministry delivers it: CGCS2000 Gauss-Krüger or lon/lat, GBK
+/// text, columns such as `TBBH` (patch number), `JCMJ`, `BHLX`, `XZQMC`, `JCSJ`
+/// (see the patch import guide). Every patch becomes a case routed to the town
+/// holding most of its area, with its area in m². All or nothing; re-importing
+/// is safe (a patch number already imported for the source is left unchanged).
 #[utoipa::path(post, path = "/api/v1/cases/import", tag = "cases", security(("bearer" = [])), params(ImportQuery),
-    request_body(content = Object, description = "GeoJSON FeatureCollection of Polygon/MultiPolygon features",
-        example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"patch_id": "WP-2017-001", "description": "新增建设用地"},
-            "geometry": {"type": "Polygon", "coordinates": [[[117.2950, 39.7334], [117.2953, 39.7334], [117.2953, 39.7336], [117.2950, 39.7336], [117.2950, 39.7334]]]}}]})),
+    request_body(description = "GeoJSON FeatureCollection of Polygon/MultiPolygon features, or a zip archive holding one shapefile (`.shp`, `.dbf`, and `.shx`, `.prj`, `.cpg`), at most 16 MiB",
+        content(
+            (Object = "application/json", example = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"patch_id": "WP-2017-001", "description": "新增建设用地"},
+                "geometry": {"type": "Polygon", "coordinates": [[[117.2950, 39.7334], [117.2953, 39.7334], [117.2953, 39.7336], [117.2950, 39.7336], [117.2950, 39.7334]]]}}]})),
+            (inline(ShapefileZip) = "application/zip"))),
     responses((status = 200, body = PatchImportReport), (status = 403, description = "`forbidden`: only the bureau imports", body = ErrorBody),
-              (status = 422, description = "`invalid_geometry` / `validation_failed` (a feature without `patch_id`)", body = ErrorBody)))]
+              (status = 400, description = "`invalid_json` / `invalid_query` (a bad `source`, or a `crs` that is not a supported EPSG code) / `body_incomplete`", body = ErrorBody),
+              (status = 413, description = "`payload_too_large`: JSON over `server.json_limit_bytes`, a zip over 16 MiB", body = ErrorBody),
+              (status = 415, description = "`unsupported_media_type`: neither JSON nor a zip", body = ErrorBody),
+              (status = 422, description = "`invalid_geometry` / `validation_failed` (a feature without `patch_id`); `invalid_shapefile`: the zip or shapefile can not be read (`details.kind`: `zip`, `no_shp`, `several_shp`, `missing_file`, `too_large`, `shp`, `dbf`, `crs`, `no_patch_column`, …) or rows can not be imported (`details.kind` `rows`, `details.rows`: `row`, `patch_id`, `reason`)", body = ErrorBody,
+                  example = json!({"error": {"code": "invalid_shapefile", "message": "1 of 2 rows can not be imported (row 1: shape type Point: only Polygon, PolygonZ and PolygonM records are patches); nothing was imported",
+                      "details": {"kind": "rows", "row": 1, "rows": [{"row": 1, "patch_id": "PT-02", "reason": "shape type Point: only Polygon, PolygonZ and PolygonM records are patches"}]}}}))))]
 pub async fn import_patches(
     state: web::Data<AppState>,
     user: AuthUser,
     q: web::Query<ImportQuery>,
-    body: web::Json<serde_json::Value>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::BureauAdmin])?;
     let source = q.source.unwrap_or(CaseSource::Satellite);
-    let report = import::import_patches(&state, &Actor::from(&user), &body, source, |_, _| {}).await?;
+    let crs = match q.crs.as_deref() {
+        Some(c) => Some(import::parse_crs(c).map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("crs: {e}")))?),
+        None => None,
+    };
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let (doc, file) = match ct.as_str() {
+        "application/zip" | "application/x-zip-compressed" => {
+            let body = crate::error::read_limited(payload, import::MAX_ZIP_BYTES, "the zip").await?;
+            let (doc, info) = import::read_zip(&body, crs.as_ref())?;
+            (doc, Some(info))
+        }
+        json if json.ends_with("/json") || json.ends_with("+json") => {
+            let body = crate::error::read_limited(payload, state.settings.server.json_limit_bytes, "the body").await?;
+            let doc: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
+            (doc, None)
+        }
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "expected Content-Type: application/json (GeoJSON) or application/zip (a shapefile)",
+            ));
+        }
+    };
+    let mut report = import::import_patches(&state, &Actor::from(&user), &doc, source, |_, _| {}).await?;
+    report.file = file;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -313,6 +313,9 @@ pub struct PatchImportReport {
     /// Patches outside every town, now in the unassigned queue.
     pub unassigned: usize,
     pub cases: Vec<ImportedPatch>,
+    /// How a shapefile was read (absent for GeoJSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PatchFileInfo>,
 }
 
 /// One imported patch.
@@ -323,4 +326,36 @@ pub struct ImportedPatch {
     pub case_number: String,
     pub town_code: Option<String>,
     pub created: bool,
+    /// The polygon's area as the server computes it, m².
+    #[serde(default)]
+    pub area_m2: Option<f64>,
+    /// The area the file states (a shapefile's `JCMJ`, `TBMJ`, …), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_area: Option<f64>,
+    /// The shapefile record the patch came from, from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<usize>,
+}
+
+/// A zip archive holding one ESRI shapefile, as bytes (the request body of a
+/// shapefile import).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary, content_media_type = "application/zip")]
+pub struct ShapefileZip(pub Vec<u8>);
+
+/// How a patch shapefile was read.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "WP2017_4527", "crs": "CGCS2000_3_Degree_GK_Zone_39 (Gauss-Krüger, central meridian 117°E, false easting 39500000 m), .prj",
+    "encoding": "GBK (language driver 0x4D)", "columns": {"patch_id": "TBBH", "reported_area": "JCMJ", "change_type": "BHLX", "town": "XZQMC", "discovered_at": "JCSJ", "description": "BZ"}, "notes": []}))]
+pub struct PatchFileInfo {
+    /// The shapefile's name (its `.shp` without the extension).
+    pub name: String,
+    /// The coordinate system and where it came from (`.prj`, given, assumed).
+    pub crs: String,
+    /// The `.dbf` text encoding and where it came from.
+    pub encoding: String,
+    /// The column each attribute was read from.
+    pub columns: std::collections::BTreeMap<String, String>,
+    /// What the reader did that you should know (a zone prefix removed, deleted records skipped).
+    pub notes: Vec<String>,
 }

@@ -532,7 +532,7 @@ const views = {
     await townList();
     const root = h(`<section class="import"><h1>${esc(t('import_patches'))}</h1>
       <p class="muted">${esc(t('import_hint'))}</p>
-      <form class="patches"><input type="file" name="file" accept=".geojson,.json,application/geo+json,application/json" required>
+      <form class="patches"><input type="file" name="file" accept=".geojson,.json,.zip,application/geo+json,application/json,application/zip" required>
         <button>${esc(t('upload'))}</button> <span class="msg" role="status"></span></form><div class="result"></div></section>`);
     view.replaceChildren(root);
     root.querySelector('.patches').addEventListener('submit', async (e) => {
@@ -541,17 +541,22 @@ const views = {
       const file = e.target.file.files[0];
       if (!file) return;
       msg.textContent = `${t('uploading_file')} ${file.name} (${Math.round(file.size / 1024)} KiB)…`;
+      // A zipped shapefile goes as it is (the server reads its .prj and GBK text); GeoJSON as JSON.
+      const zip = /\.zip$/i.test(file.name);
       let body;
-      try { body = JSON.parse(await file.text()); } catch { msg.textContent = t('not_geojson'); return; }
+      if (zip) body = new Blob([file], { type: 'application/zip' });
+      else try { body = JSON.parse(await file.text()); } catch { msg.textContent = t('not_geojson'); return; }
       try {
-        const r = await api('/api/v1/cases/import', { method: 'POST', body });
+        const r = await api('/api/v1/cases/import', { method: 'POST', body, headers: zip ? { 'Content-Type': 'application/zip' } : {} });
         msg.textContent = t('imported')(r.created, r.existing, r.unassigned);
         root.querySelector('.result').replaceChildren(h(`<table class="rows"><tr><th>${esc(t('patch'))}</th><th>${esc(t('number'))}</th>
           <th>${esc(t('town'))}</th><th></th></tr>${r.cases.map((x) => `<tr><td>${esc(x.external_ref)}</td>
           <td><a href="#/cases/${esc(x.case_id)}">${esc(x.case_number)}</a></td><td>${esc(x.town_code ? (townNameByCode(x.town_code)) : t('unassigned'))}</td>
           <td>${esc(x.created ? t('new') : t('already'))}</td></tr>`).join('')}</table>`));
       } catch (err) {
-        msg.textContent = `${err.message}${err.details && err.details.feature != null ? ` (#${err.details.feature})` : ''}`;
+        const d = err.details || {};
+        const at = d.row != null ? ` (row ${d.row})` : d.feature != null ? ` (#${d.feature})` : '';
+        msg.textContent = `${err.message}${at}`;
       }
     });
   },
