@@ -129,6 +129,43 @@ pub struct PhotoSettings {
     pub reuse_distance_m: f64,
     /// Offset assumed for an EXIF capture time that carries none (phones write local time).
     pub camera_utc_offset_minutes: i32,
+    /// Where photo bytes live: `local` (the data folder) or `s3` (an
+    /// S3-compatible bucket shared by several instances).
+    pub store: String,
+    /// The bucket (`store = "s3"`).
+    pub bucket: String,
+    /// The S3 endpoint URL for S3-compatible servers (path-style requests);
+    /// empty: AWS itself.
+    pub endpoint: String,
+    /// The bucket's region.
+    pub region: String,
+    /// Originals larger than this many MiB are sent in parts of this size
+    /// (S3 multipart upload; S3's smallest part is 5 MiB).
+    pub multipart_part_mib: u64,
+    /// Whether the server takes `If-None-Match: *` on PUT (S3 and most
+    /// compatible servers do): an original is then never overwritten even by a
+    /// racing upload; off: a HEAD first, then the PUT.
+    pub conditional_put: bool,
+    /// S3 credentials given by code (tests); not a setting. Empty: from the
+    /// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`), or the instance's role.
+    #[serde(skip)]
+    pub s3_credentials: Option<S3Credentials>,
+}
+
+/// An S3 access key.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret, should settings be printed.
+        f.debug_struct("S3Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -272,6 +309,12 @@ max_distance_m = 200.0
 max_time_diff_secs = 3600
 reuse_distance_m = 500.0
 camera_utc_offset_minutes = 480
+store = "local"
+bucket = ""
+endpoint = ""
+region = "us-east-1"
+multipart_part_mib = 8
+conditional_put = true
 
 [alerts]
 escalate_after_secs = 86400
@@ -383,6 +426,15 @@ impl Settings {
         if !(-14 * 60..=14 * 60).contains(&p.camera_utc_offset_minutes) {
             return Err(SettingsError::Invalid("photos.camera_utc_offset_minutes must be within ±14 h".into()));
         }
+        if !matches!(p.store.as_str(), "local" | "s3") {
+            return Err(SettingsError::Invalid("photos.store must be local or s3".into()));
+        }
+        if p.store == "s3" && p.bucket.trim().is_empty() {
+            return Err(SettingsError::Invalid("photos.bucket is needed with photos.store = \"s3\"".into()));
+        }
+        if !(5..=1024).contains(&p.multipart_part_mib) {
+            return Err(SettingsError::Invalid("photos.multipart_part_mib must be 5 to 1024".into()));
+        }
         let a = &self.alerts;
         if a.heartbeat_secs == 0 || a.webhook_timeout_secs == 0 || a.outbox_poll_ms == 0 || a.delivery_concurrency == 0
         {
@@ -453,6 +505,24 @@ mod tests {
         assert_eq!(s.routing.near_boundary_m, 100.0);
         assert!(s.database_url().starts_with("sqlite://./data/landpatrol.db"));
         assert!(!s.is_postgres());
+    }
+
+    #[test]
+    fn the_photo_store_is_local_or_a_named_bucket() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!((s.photos.store.as_str(), s.photos.conditional_put), ("local", true));
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, toml).unwrap();
+            Settings::load_with_env(Some(&path), false)
+        };
+        assert!(load("[photos]\nstore = \"s3\"\n").is_err(), "s3 without a bucket");
+        assert!(load("[photos]\nstore = \"ftp\"\n").is_err());
+        assert!(load("[photos]\nmultipart_part_mib = 4\n").is_err(), "S3 parts are 5 MiB at least");
+        let s =
+            load("[photos]\nstore = \"s3\"\nbucket = \"evidence\"\nendpoint = \"http://127.0.0.1:9000\"\n").unwrap();
+        assert_eq!((s.photos.bucket.as_str(), s.photos.s3_credentials), ("evidence", None));
     }
 
     #[test]

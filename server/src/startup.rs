@@ -14,9 +14,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::token::{self, Keys};
 use crate::config::Settings;
+use crate::db::rate_limits::SharedLimits;
 use crate::error::{self, ApiError};
 use crate::photos::PhotoRuntime;
-use crate::photos::storage::LocalStore;
+use crate::photos::storage::{BlobStore, LocalStore, S3Store};
 use crate::state::AppState;
 use crate::telemetry::{self, Metrics};
 use crate::towns::TownCache;
@@ -27,6 +28,8 @@ use crate::{auth, campaigns, cases, db, openapi, ops, towns};
 pub enum StartupError {
     #[error("data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[error("photo bucket {bucket}: {source}")]
+    PhotoStore { bucket: String, source: std::io::Error },
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("listen: {0}")]
@@ -54,9 +57,21 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
     let node = format!("server-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let hlc = landpatrol_sync::HlcClock::new(node).map_err(|e| StartupError::Clock(e.to_string()))?;
     let photos_dir = settings.photos_dir();
-    let store = LocalStore::open(&photos_dir)
-        .map_err(|source| StartupError::DataDir { path: photos_dir.display().to_string(), source })?;
-    let photos = Arc::new(PhotoRuntime::new(&settings, Arc::new(store)));
+    let store: Arc<dyn BlobStore> = if settings.photos.store == "s3" {
+        // Staging files stay local (each instance its own); the bucket holds the rest.
+        let staging = photos_dir.join("staging");
+        Arc::new(
+            S3Store::open(&settings.photos, &staging)
+                .map_err(|source| StartupError::PhotoStore { bucket: settings.photos.bucket.clone(), source })?,
+        )
+    } else {
+        Arc::new(
+            LocalStore::open(&photos_dir)
+                .map_err(|source| StartupError::DataDir { path: photos_dir.display().to_string(), source })?,
+        )
+    };
+    let photos = Arc::new(PhotoRuntime::new(&settings, store));
+    let shared = SharedLimits::for_db(&db);
     Ok(AppState {
         db,
         settings: Arc::new(settings),
@@ -66,8 +81,8 @@ pub async fn build_state(settings: Settings) -> Result<AppState, StartupError> {
         hlc: Arc::new(std::sync::Mutex::new(hlc)),
         photos,
         alerts: Arc::new(crate::alerts::AlertHub::new(4096)),
-        tip_limits: Arc::new(crate::tips::ratelimit::TipLimits::default()),
-        login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::default()),
+        tip_limits: Arc::new(crate::tips::ratelimit::TipLimits::new(shared.clone())),
+        login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(shared)),
     })
 }
 

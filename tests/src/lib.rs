@@ -6,6 +6,7 @@
 
 pub mod ledger;
 pub mod live;
+pub mod s3;
 pub mod sim;
 
 use landpatrol_server::config::Settings;
@@ -179,6 +180,23 @@ impl TestApp {
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         let dir = tempfile::tempdir().expect("temp dir");
+        TestApp { base, client: reqwest::Client::new(), state, handle, _dir: dir, pg_database: None }
+    }
+
+    /// Another instance on the same database with a data folder of its own
+    /// (no disk shared with this one: photos must be in a shared bucket), as
+    /// a second machine behind a load balancer.
+    pub async fn instance_elsewhere(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = (*self.state.settings).clone();
+        settings.server.addr = "127.0.0.1:0".parse().unwrap();
+        settings.database.url = self.state.settings.database_url();
+        settings.storage.data_dir = dir.path().to_path_buf();
+        let app = Application::build(settings).await.expect("another instance builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
         TestApp { base, client: reqwest::Client::new(), state, handle, _dir: dir, pg_database: None }
     }
 

@@ -92,15 +92,15 @@ pub async fn login_throttled(
 ) -> ApiResult<TokenPair> {
     let cfg = &state.settings.auth;
     let throttle = &state.login_throttle;
-    throttle.check(cfg, username, addr, std::time::Instant::now())?;
+    throttle.check(cfg, username, addr).await?;
     match login(&AuthContext::of(state), username, password, device).await {
         Ok(pair) => {
-            throttle.succeeded(username);
+            throttle.succeeded(username).await?;
             Ok(pair)
         }
         Err(e) => {
             if e.code == ErrorCode::InvalidCredentials {
-                throttle.failed(cfg, username, addr, std::time::Instant::now());
+                throttle.failed(cfg, username, addr).await?;
             }
             Err(e)
         }

@@ -388,6 +388,9 @@ pub mod photos {
         pub thumbnail_error: Option<String>,
         pub uploaded_by: Option<Uuid>,
         pub uploaded_at: DateTimeUtc,
+        /// The instance making the thumbnails now, until `thumbnail_lease_until`.
+        pub thumbnail_worker: Option<String>,
+        pub thumbnail_lease_until: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -456,6 +459,11 @@ pub mod uploads {
         pub created_by: Uuid,
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
+        /// The request writing to it now (shared stores), until `lease_until`.
+        pub writer: Option<String>,
+        pub lease_until: Option<DateTimeUtc>,
+        /// Shared stores: the names of its parts in the bucket, in order (a JSON array).
+        pub parts: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(M0009Watermelon),
             Box::new(M0010Accounts),
             Box::new(M0011FeedTokens),
+            Box::new(M0012RateLimits),
+            Box::new(M0013SharedPhotos),
         ]
     }
 }
@@ -854,6 +856,63 @@ impl MigrationTrait for M0011FeedTokens {
         .await?;
         m.create_index(index("idx_feed_tokens_hash", "feed_tokens", &["token_hash"]).unique().to_owned()).await?;
         m.create_index(index("idx_feed_tokens_user", "feed_tokens", &["user_id"])).await?;
+        Ok(())
+    }
+}
+
+/// Rate limits and login lockouts shared by every instance on one PostgreSQL (on SQLite,
+/// one instance, they stay in memory and the table is unused).
+struct M0012RateLimits;
+
+impl MigrationName for M0012RateLimits {
+    fn name(&self) -> &str {
+        "m0012_rate_limits"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0012RateLimits {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(t("rate_limits"))
+                .col(string(t("key")).primary_key())
+                .col(timestamp_with_time_zone(t("window_start")))
+                .col(integer(t("count")))
+                .col(timestamp_with_time_zone_null(t("locked_until")))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index("idx_rate_limits_window", "rate_limits", &["window_start"])).await?;
+        Ok(())
+    }
+}
+
+/// Several instances sharing one bucket: the writer of a tus upload and the
+/// maker of a photo's thumbnails are claimed through the database (a lease
+/// that lapses when its instance dies), and an upload's parts in the bucket
+/// are listed on its row.
+struct M0013SharedPhotos;
+
+impl MigrationName for M0013SharedPhotos {
+    fn name(&self) -> &str {
+        "m0013_shared_photos"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0013SharedPhotos {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds one column at a time.
+        for (table, col) in [
+            ("uploads", string_null(t("writer"))),
+            ("uploads", timestamp_with_time_zone_null(t("lease_until"))),
+            ("uploads", text_null(t("parts"))),
+            ("photos", string_null(t("thumbnail_worker"))),
+            ("photos", timestamp_with_time_zone_null(t("thumbnail_lease_until"))),
+        ] {
+            m.alter_table(Table::alter().table(t(table)).add_column(col).to_owned()).await?;
+        }
         Ok(())
     }
 }

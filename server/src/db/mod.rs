@@ -3,6 +3,7 @@
 pub mod entities;
 pub mod land_history;
 pub mod migration;
+pub mod rate_limits;
 
 use std::time::Duration;
 

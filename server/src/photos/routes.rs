@@ -88,7 +88,7 @@ pub async fn put(
     if user.is_none() {
         // Anonymous (a public tip's photo): counted per client address.
         let cfg = &state.settings.tips;
-        state.tip_limits.photo(cfg, crate::tips::ratelimit::client_addr(&req, cfg).as_deref())?;
+        state.tip_limits.photo(cfg, crate::tips::ratelimit::client_addr(&req, cfg).as_deref()).await?;
     }
     if let Some(p) = photos::Entity::find_by_id(sha.clone()).one(&state.db).await? {
         // Stored already: the body is not needed (a retry after a lost response).

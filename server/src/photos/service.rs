@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use chrono::{Duration, Utc};
 use landpatrol_photo::{Exif, Format, Header, PhotoError, THUMBNAIL_SIZES};
 use landpatrol_sync::ErrorCode;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Condition, Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -158,6 +158,8 @@ pub async fn ingest(
         thumbnail_error: (thumbnail == "unavailable").then(|| ErrorCode::ThumbnailUnavailable.as_str().to_owned()),
         uploaded_by: uploader,
         uploaded_at: Utc::now(),
+        thumbnail_worker: None,
+        thumbnail_lease_until: None,
     };
     let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
     let inserted = photos::Entity::insert(photos::ActiveModel::from(row))
@@ -176,16 +178,70 @@ pub async fn ingest(
     Ok((inserted > 0, stored))
 }
 
-/// Queues the thumbnails of a photo on the bounded pool (once per photo at a time).
+/// How long one instance's claim on a photo's thumbnails lasts: far longer
+/// than a job takes (a queue on the pool included); an instance that died
+/// with the claim leaves it to lapse, and the next sweep on any instance
+/// makes the thumbnails.
+pub const THUMBNAIL_LEASE: Duration = Duration::minutes(10);
+
+/// Queues the thumbnails of a photo on the bounded pool: once per photo at a
+/// time within this instance, and once across instances by a claim on the
+/// photo's row (see [`claim_thumbnails`]).
 pub fn schedule_thumbnails(state: &AppState, sha256: String) {
     let Some(claim) = state.photos.claim(&format!("thumbnails/{sha256}")) else { return };
     let state = state.clone();
     tokio::spawn(async move {
         let _claim = claim;
+        match claim_thumbnails(&state, &sha256).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, sha256, "thumbnail claim failed; retried by the next sweep");
+                return;
+            }
+        }
         if let Err(e) = make_thumbnails(&state, &sha256).await {
             tracing::warn!(error = %e, sha256, "thumbnails failed; retried by the next sweep");
+            release_thumbnails(&state, &sha256).await;
         }
     });
+}
+
+/// Claims a pending photo's thumbnails for this instance, in one conditional
+/// UPDATE (atomic on SQLite and PostgreSQL: of instances racing for one
+/// photo exactly one sees its row changed), as the webhook outbox claims
+/// deliveries; `false` when the thumbnails are made or another instance
+/// holds a claim that has not lapsed.
+pub async fn claim_thumbnails(state: &AppState, sha: &str) -> ApiResult<bool> {
+    let now = Utc::now();
+    let claimed = photos::Entity::update_many()
+        .col_expr(photos::Column::ThumbnailWorker, Expr::value(state.photos.instance.clone()))
+        .col_expr(photos::Column::ThumbnailLeaseUntil, Expr::value(now + THUMBNAIL_LEASE))
+        .filter(photos::Column::Sha256.eq(sha))
+        .filter(photos::Column::ThumbnailStatus.eq("pending"))
+        .filter(
+            Condition::any()
+                .add(photos::Column::ThumbnailLeaseUntil.is_null())
+                .add(photos::Column::ThumbnailLeaseUntil.lt(now)),
+        )
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    Ok(claimed == 1)
+}
+
+/// Gives a failed job's claim back, so the next sweep retries at once.
+async fn release_thumbnails(state: &AppState, sha: &str) {
+    let released = photos::Entity::update_many()
+        .col_expr(photos::Column::ThumbnailWorker, Expr::value(Option::<String>::None))
+        .col_expr(photos::Column::ThumbnailLeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .filter(photos::Column::Sha256.eq(sha))
+        .filter(photos::Column::ThumbnailWorker.eq(state.photos.instance.clone()))
+        .exec(&state.db)
+        .await;
+    if let Err(e) = released {
+        tracing::warn!(error = %e, sha, "could not release a thumbnail claim; it lapses");
+    }
 }
 
 async fn make_thumbnails(state: &AppState, sha: &str) -> ApiResult<()> {
@@ -193,6 +249,7 @@ async fn make_thumbnails(state: &AppState, sha: &str) -> ApiResult<()> {
     if row.thumbnail_status != "pending" {
         return Ok(());
     }
+    state.photos.count_thumbnail_job();
     let format = Format::from_name(&row.format);
     let orientation =
         row.exif.as_ref().and_then(|e| serde_json::from_value::<ExifView>(e.clone()).ok()).and_then(|e| e.orientation);
@@ -200,11 +257,17 @@ async fn make_thumbnails(state: &AppState, sha: &str) -> ApiResult<()> {
     let store = state.photos.store.clone();
     let key = storage::original_key(sha);
     let started = std::time::Instant::now();
+    // A shared store is read by its async client here; a local one on the
+    // pool's thread, so the bytes are allocated where they are used.
+    let fetched = if store.shared() { Some(store.read(&key).await.map_err(ApiError::internal)?) } else { None };
     let made = state
         .photos
         .pool
         .run(move || {
-            let bytes = store.read_blocking(&key)?;
+            let bytes = match fetched {
+                Some(b) => b,
+                None => store.read_blocking(&key)?,
+            };
             Ok::<_, std::io::Error>(landpatrol_photo::thumbnails(
                 &bytes,
                 format,
@@ -232,10 +295,14 @@ async fn make_thumbnails(state: &AppState, sha: &str) -> ApiResult<()> {
         Err(e) => ("failed", Some(e.code().to_owned())),
     };
     tracing::debug!(sha, status, ms = started.elapsed().as_millis() as u64, "thumbnails");
-    let mut m: photos::ActiveModel = row.into();
-    m.thumbnail_status = Set(status.to_owned());
-    m.thumbnail_error = Set(error);
-    m.update(&state.db).await?;
+    photos::Entity::update_many()
+        .col_expr(photos::Column::ThumbnailStatus, Expr::value(status))
+        .col_expr(photos::Column::ThumbnailError, Expr::value(error))
+        .col_expr(photos::Column::ThumbnailWorker, Expr::value(Option::<String>::None))
+        .col_expr(photos::Column::ThumbnailLeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .filter(photos::Column::Sha256.eq(sha))
+        .exec(&state.db)
+        .await?;
     Ok(())
 }
 

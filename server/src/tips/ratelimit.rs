@@ -1,5 +1,6 @@
-//! Per-instance rate limits of public submissions: fixed one-hour windows
-//! counted per client address and per device, in bounded memory.
+//! Rate limits of public submissions: fixed one-hour windows counted per client address and
+//! per device. On PostgreSQL they are shared by every instance ([`SharedLimits`]); on SQLite
+//! (one instance) they live in bounded memory.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +11,7 @@ use landpatrol_sync::ErrorCode;
 use serde_json::json;
 
 use crate::config::TipSettings;
+use crate::db::rate_limits::SharedLimits;
 use crate::error::{ApiError, ApiResult};
 
 /// The window every limit counts in.
@@ -82,18 +84,21 @@ impl Counter {
     }
 }
 
-/// The limits of one instance.
+/// The limits of public submissions.
 #[derive(Debug)]
 pub struct TipLimits {
-    /// Tips, keyed `addr:<ip>` and `device:<id>`.
+    /// Tips, keyed `addr:<ip>` and `device:<id>` (in memory).
     pub tips: Counter,
-    /// Anonymous photo uploads, keyed by address.
+    /// Anonymous photo uploads, keyed by address (in memory).
     pub photos: Counter,
+    /// On PostgreSQL, the table every instance counts in (keys `tip:addr:…`, `tip:device:…`,
+    /// `photo:…`) instead of the counters above.
+    shared: Option<SharedLimits>,
 }
 
 impl Default for TipLimits {
     fn default() -> Self {
-        Self { tips: Counter::new(WINDOW, MAX_KEYS), photos: Counter::new(WINDOW, MAX_KEYS) }
+        Self { tips: Counter::new(WINDOW, MAX_KEYS), photos: Counter::new(WINDOW, MAX_KEYS), shared: None }
     }
 }
 
@@ -105,8 +110,24 @@ pub fn rate_limited(wait: Duration, what: &str) -> ApiError {
 }
 
 impl TipLimits {
+    /// Shared through `shared` when given (PostgreSQL), in memory otherwise.
+    pub fn new(shared: Option<SharedLimits>) -> Self {
+        Self { shared, ..Self::default() }
+    }
+
+    async fn take(&self, counter: &Counter, prefix: &str, keys: &[(String, u32)], what: &str) -> ApiResult<()> {
+        let taken = match &self.shared {
+            Some(shared) => {
+                let keys: Vec<(String, u32)> = keys.iter().map(|(k, n)| (format!("{prefix}{k}"), *n)).collect();
+                shared.take(&keys, counter.window).await?
+            }
+            None => counter.acquire(keys, Instant::now()),
+        };
+        taken.map_err(|w| rate_limited(w, what))
+    }
+
     /// Counts one tip for the client address and the device (if any).
-    pub fn tip(&self, cfg: &TipSettings, addr: Option<&str>, device: Option<&str>) -> ApiResult<()> {
+    pub async fn tip(&self, cfg: &TipSettings, addr: Option<&str>, device: Option<&str>) -> ApiResult<()> {
         let mut keys = Vec::with_capacity(2);
         if let Some(a) = addr {
             keys.push((format!("addr:{a}"), cfg.per_address_per_hour));
@@ -114,15 +135,14 @@ impl TipLimits {
         if let Some(d) = device {
             keys.push((format!("device:{d}"), cfg.per_device_per_hour));
         }
-        self.tips.acquire(&keys, Instant::now()).map_err(|w| rate_limited(w, "tips"))
+        self.take(&self.tips, "tip:", &keys, "tips").await
     }
 
     /// Counts one anonymous photo upload for the client address.
-    pub fn photo(&self, cfg: &TipSettings, addr: Option<&str>) -> ApiResult<()> {
+    pub async fn photo(&self, cfg: &TipSettings, addr: Option<&str>) -> ApiResult<()> {
         let Some(a) = addr else { return Ok(()) };
-        self.photos
-            .acquire(&[(a.to_owned(), cfg.photo_uploads_per_address_per_hour)], Instant::now())
-            .map_err(|w| rate_limited(w, "photo uploads"))
+        self.take(&self.photos, "photo:", &[(a.to_owned(), cfg.photo_uploads_per_address_per_hour)], "photo uploads")
+            .await
     }
 }
 

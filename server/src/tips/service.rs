@@ -169,7 +169,7 @@ pub async fn submit(state: &AppState, sub: Submission) -> ApiResult<(bool, tips:
     {
         return replay(existing, &sub.request_hash, sub.created_by);
     }
-    state.tip_limits.tip(&state.settings.tips, sub.client_addr.as_deref(), sub.device_id.as_deref())?;
+    state.tip_limits.tip(&state.settings.tips, sub.client_addr.as_deref(), sub.device_id.as_deref()).await?;
     let key = sub.idempotency_key.clone();
     let hash = sub.request_hash.clone();
     let submitter = sub.created_by;

@@ -8,6 +8,14 @@
 //! recorded, so after a crash the file is cut back to the recorded offset and
 //! the client resumes from there. A PATCH cut off by the network keeps what
 //! arrived (unless it carried a checksum), so the phone resumes at that byte.
+//!
+//! With a shared store (S3, several instances) the PATCHes of one upload may
+//! reach different instances: each PATCH's bytes become a part in the store,
+//! `uploads/<id>/<offset:020>-<name>`, written before the row records it
+//! (the part's name and the new offset in one UPDATE conditional on the old
+//! offset, so a writer whose claim lapsed changes nothing). At completion the
+//! parts are read back in order into a staging file, hashed and taken in as
+//! a `PUT` would be, then removed.
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -15,16 +23,22 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use landpatrol_sync::ErrorCode;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use sha2::Digest;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::body::{self, Digests, Ended};
 use super::service::{self, Incoming, check_hash};
+use super::storage;
 use crate::auth::MaybeAuthUser;
 use crate::db::entities::uploads;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+mod bytes;
+
+use bytes::{append, assemble, hash_file};
 
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum,expiration";
@@ -227,7 +241,7 @@ async fn create_upload(
     check_version(h)?;
     if user.0.is_none() {
         let cfg = &state.settings.tips;
-        state.tip_limits.photo(cfg, crate::tips::ratelimit::client_addr(req, cfg).as_deref())?;
+        state.tip_limits.photo(cfg, crate::tips::ratelimit::client_addr(req, cfg).as_deref()).await?;
     }
     if h.contains_key("upload-defer-length") {
         return Err(bad_header("Upload-Defer-Length is not supported: send Upload-Length"));
@@ -251,7 +265,10 @@ async fn create_upload(
         None => None,
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    tokio::fs::File::create(part_path(state, &id)).await.map_err(ApiError::internal)?;
+    let shared = state.photos.store.shared();
+    if !shared {
+        tokio::fs::File::create(part_path(state, &id)).await.map_err(ApiError::internal)?;
+    }
     let now = Utc::now();
     let row = uploads::ActiveModel {
         id: Set(id.clone()),
@@ -264,6 +281,9 @@ async fn create_upload(
         created_by: Set(owner(user)),
         created_at: Set(now),
         expires_at: Set(now + expiry(state)),
+        writer: Set(None),
+        lease_until: Set(None),
+        parts: Set(shared.then(|| "[]".to_owned())),
     }
     .insert(&state.db)
     .await?;
@@ -274,9 +294,9 @@ async fn create_upload(
     let with_body = header_str(h, "content-type").is_some_and(|c| c.starts_with(OFFSET_OCTET_STREAM))
         && parse_u64(h, "content-length")?.unwrap_or(1) > 0;
     let mut res = if with_body {
-        let claim = state.photos.claim(&id).ok_or_else(busy)?;
+        let claim = state.photos.claim_upload(&state.db, &id).await?.ok_or_else(busy)?;
         let written = append(state, row, 0, h, payload).await;
-        drop(claim);
+        claim.release().await;
         written?
     } else {
         HttpResponse::Created().insert_header(("Upload-Expires", http_date(row.expires_at))).finish()
@@ -309,7 +329,11 @@ async fn load(state: &AppState, user: &MaybeAuthUser, id: &str) -> ApiResult<upl
 }
 
 async fn remove(state: &AppState, row: &uploads::Model) -> ApiResult<()> {
-    service::discard(&part_path(state, &row.id)).await;
+    if state.photos.store.shared() {
+        state.photos.store.delete_prefix(&storage::upload_prefix(&row.id)).await.map_err(ApiError::internal)?;
+    } else {
+        service::discard(&part_path(state, &row.id)).await;
+    }
     uploads::Entity::delete_by_id(row.id.clone()).exec(&state.db).await?;
     Ok(())
 }
@@ -362,9 +386,10 @@ pub async fn head(
         let mut row = load(&state, &user, &id).await?;
         if row.status == "active" && offset_of(&row) == length_of(&row) {
             // Every byte arrived but the server stopped before it was taken in.
-            let claim = state.photos.claim(&row.id).ok_or_else(busy)?;
-            row = finish(&state, row).await?;
-            drop(claim);
+            let claim = state.photos.claim_upload(&state.db, &row.id).await?.ok_or_else(busy)?;
+            let finished = finish(&state, row).await;
+            claim.release().await;
+            row = finished?;
         }
         let mut res = progress(&row, StatusCode::OK);
         res.headers_mut().insert(header::HeaderName::from_static("upload-length"), HeaderValue::from(row.length));
@@ -428,9 +453,9 @@ pub async fn patch(
                 Err(mismatch(&row))
             };
         }
-        let claim = state.photos.claim(&row.id).ok_or_else(busy)?;
+        let claim = state.photos.claim_upload(&state.db, &row.id).await?.ok_or_else(busy)?;
         let res = append(&state, row, offset, h, payload).await;
-        drop(claim);
+        claim.release().await;
         res
     }
     .await)
@@ -441,101 +466,33 @@ fn mismatch(row: &uploads::Model) -> ApiError {
         .with_details(serde_json::json!({ "offset": row.upload_offset }))
 }
 
-/// Appends the body at `offset` (the caller holds the upload's claim).
-async fn append(
-    state: &AppState,
-    row: uploads::Model,
-    offset: u64,
-    h: &HeaderMap,
-    mut payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let checksum = parse_checksum(h)?;
-    // Re-read under the claim: another writer may have moved it meanwhile.
-    let row = uploads::Entity::find_by_id(row.id.clone())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("upload"))?;
-    let path = part_path(state, &row.id);
-    let mut file = tokio::fs::OpenOptions::new().write(true).open(&path).await.map_err(ApiError::internal)?;
-    let recorded = offset_of(&row);
-    // Bytes written after the last recorded offset (a crash between the write
-    // and the record) are cut off: the recorded offset is the truth.
-    file.set_len(recorded).await.map_err(ApiError::internal)?;
-    if offset != recorded {
-        return Err(mismatch(&row));
-    }
-    file.seek(std::io::SeekFrom::Start(recorded)).await.map_err(ApiError::internal)?;
-    let mut digests =
-        Digests { sha1: matches!(checksum, Some(Checksum::Sha1(_))).then(sha1::Sha1::default), ..Digests::default() };
-    let room = length_of(&row) - recorded;
-    let received = body::receive(&mut payload, &mut file, room, &mut digests).await.map_err(ApiError::internal)?;
-    let keep = match (&received.ended, &checksum) {
-        (Ended::TooLarge, _) => {
-            file.set_len(recorded).await.map_err(ApiError::internal)?;
-            return Err(ApiError::new(ErrorCode::PayloadTooLarge, "more bytes than Upload-Length"));
-        }
-        // A broken chunk with a checksum can not be verified: drop it.
-        (Ended::Interrupted(_), Some(_)) => 0,
-        (Ended::Interrupted(_), None) => received.bytes,
-        (Ended::Complete, Some(sum)) => {
-            let ok = match sum {
-                Checksum::Sha256(d) => digests.sha256.finalize()[..] == d[..],
-                Checksum::Sha1(d) => digests.sha1.take().is_some_and(|h| h.finalize()[..] == d[..]),
-            };
-            if !ok {
-                file.set_len(recorded).await.map_err(ApiError::internal)?;
-                return Err(ApiError::new(ErrorCode::ChecksumMismatch, "the chunk does not match Upload-Checksum"));
-            }
-            received.bytes
-        }
-        (Ended::Complete, None) => received.bytes,
-    };
-    file.set_len(recorded + keep).await.map_err(ApiError::internal)?;
-    file.sync_data().await.map_err(ApiError::internal)?;
-    drop(file);
-    let mut m: uploads::ActiveModel = row.into();
-    m.upload_offset = Set(i64::try_from(recorded + keep).unwrap_or(i64::MAX));
-    m.expires_at = Set(Utc::now() + expiry(state));
-    let row = m.update(&state.db).await?;
-    if let Ended::Interrupted(why) = received.ended {
-        return Err(ApiError::new(ErrorCode::BodyIncomplete, format!("the chunk broke off: {why}"))
-            .with_details(serde_json::json!({ "offset": row.upload_offset })));
-    }
-    let row = if offset_of(&row) == length_of(&row) { finish(state, row).await? } else { row };
-    Ok(progress(&row, StatusCode::NO_CONTENT))
-}
-
-/// Hashes a whole file from disk in blocking chunks.
-async fn hash_file(path: std::path::PathBuf) -> ApiResult<String> {
-    let mut file = tokio::fs::File::open(&path).await.map_err(ApiError::internal)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).await.map_err(ApiError::internal)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// Takes a fully received upload in as a photo.
 async fn finish(state: &AppState, row: uploads::Model) -> ApiResult<uploads::Model> {
-    let path = part_path(state, &row.id);
-    if !tokio::fs::try_exists(&path).await.map_err(ApiError::internal)? {
-        return Err(ApiError::not_found("upload"));
-    }
-    let sha256 = hash_file(path.clone()).await?;
-    let incoming = Incoming { path, len: length_of(&row), sha256 };
-    match service::ingest(
+    let shared = state.photos.store.shared();
+    let incoming = if shared {
+        assemble(state, &row).await?
+    } else {
+        let path = part_path(state, &row.id);
+        if !tokio::fs::try_exists(&path).await.map_err(ApiError::internal)? {
+            return Err(ApiError::not_found("upload"));
+        }
+        let sha256 = hash_file(path.clone()).await?;
+        Incoming { path, len: length_of(&row), sha256 }
+    };
+    let taken = service::ingest(
         state,
         Some(row.created_by).filter(|u| *u != ANONYMOUS),
         incoming,
         row.declared_sha256.as_deref(),
     )
-    .await
-    {
+    .await;
+    if shared {
+        // Kept as an original, or refused: the parts are not needed either way.
+        if let Err(e) = state.photos.store.delete_prefix(&storage::upload_prefix(&row.id)).await {
+            tracing::warn!(error = %e, "could not remove the parts of a finished upload");
+        }
+    }
+    match taken {
         Ok((_, photo)) => {
             let mut m: uploads::ActiveModel = row.into();
             m.status = Set("complete".into());
@@ -622,24 +579,26 @@ pub async fn terminate(
     tus(async {
         check_version(req.headers())?;
         let row = load(&state, &user, &id).await?;
-        let claim = state.photos.claim(&row.id).ok_or_else(busy)?;
-        remove(&state, &row).await?;
-        drop(claim);
+        let claim = state.photos.claim_upload(&state.db, &row.id).await?.ok_or_else(busy)?;
+        let removed = remove(&state, &row).await;
+        claim.release().await;
+        removed?;
         Ok(HttpResponse::NoContent().finish())
     }
     .await)
 }
 
-/// Removes expired unfinished uploads, finished ones past their expiry, and
-/// staging files left by broken `PUT`s. Returns how many uploads went.
+/// Removes expired unfinished uploads (their parts too), finished ones past
+/// their expiry, and staging files left by broken requests. Returns how many uploads went.
 pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     let now = Utc::now();
     let expired = uploads::Entity::find().filter(uploads::Column::ExpiresAt.lt(now)).all(&state.db).await?;
     let n = expired.len();
     for row in expired {
-        if let Some(claim) = state.photos.claim(&row.id) {
-            remove(state, &row).await?;
-            drop(claim);
+        if let Some(claim) = state.photos.claim_upload(&state.db, &row.id).await? {
+            let removed = remove(state, &row).await;
+            claim.release().await;
+            removed?;
         }
     }
     let dir = state.photos.store.staging_dir().to_owned();
@@ -648,7 +607,10 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     while let Some(entry) = entries.next_entry().await.map_err(ApiError::internal)? {
         let name = entry.file_name();
         let old = entry.metadata().await.ok().and_then(|m| m.modified().ok()).is_some_and(|t| t < cutoff);
-        if old && name.to_string_lossy().starts_with("put-") {
+        let name = name.to_string_lossy();
+        // `put-`: a broken PUT; `chunk-` and `.whole`: a PATCH or a completion
+        // (shared stores) cut off by a crash.
+        if old && (name.starts_with("put-") || name.starts_with("chunk-") || name.ends_with(".whole")) {
             service::discard(&entry.path()).await;
         }
     }
