@@ -340,11 +340,13 @@ pub async fn link(
             old.reused = true;
         }
     }
-    for chunk in inserts.chunks(CHUNK) {
-        photo_links::Entity::insert_many(chunk.to_vec())
+    while !inserts.is_empty() {
+        let rest = inserts.split_off(inserts.len().min(CHUNK));
+        photo_links::Entity::insert_many(inserts)
             .on_conflict(OnConflict::column(photo_links::Column::Id).do_nothing().to_owned())
             .exec_without_returning(conn)
             .await?;
+        inserts = rest;
     }
     for l in updates {
         let mut m: photo_links::ActiveModel = l.clone().into();
