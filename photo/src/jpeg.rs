@@ -100,12 +100,12 @@ pub(crate) fn layout(bytes: &[u8]) -> Layout {
     out
 }
 
-/// A JPEG's frame as libjpeg reads it: size, colour space, and the bytes libjpeg would hold
-/// for the coefficients of a progressive (multi-scan) decode.
+/// A JPEG's frame as libjpeg reads it: size, what its pixels decode to, and the bytes libjpeg
+/// would hold for the coefficients of a progressive (multi-scan) decode.
 pub(crate) struct Frame {
     pub width: u32,
     pub height: u32,
-    pub cmyk: bool,
+    pub space: Space,
     pub coefficient_bytes: u64,
 }
 
@@ -141,7 +141,11 @@ pub(crate) fn decode(
         let (w, h) = d.size();
         let width = u32::try_from(w).map_err(|_| corrupt("JPEG width beyond u32"))?;
         let height = u32::try_from(h).map_err(|_| corrupt("JPEG height beyond u32"))?;
-        let cmyk = matches!(d.color_space(), ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK);
+        let space = match d.color_space() {
+            ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => Space::Cmyk,
+            ColorSpace::JCS_YCbCr => Space::YCbCr,
+            _ => Space::Rgb,
+        };
         let comps = d.components();
         let max_h = comps.iter().map(|c| c.h_samp_factor).max().unwrap_or(1).max(1);
         let max_v = comps.iter().map(|c| c.v_samp_factor).max().unwrap_or(1).max(1);
@@ -150,13 +154,8 @@ pub(crate) fn decode(
         let (mcus_x, mcus_y) = (u64::from(width).div_ceil(mcu_w), u64::from(height).div_ceil(mcu_h));
         let coefficient_bytes =
             comps.iter().map(|c| mcus_x * c.h_samp_factor as u64 * mcus_y * c.v_samp_factor as u64 * 64 * 2).sum();
-        let num = scale(&Frame { width, height, cmyk, coefficient_bytes })?.clamp(1, 8);
+        let num = scale(&Frame { width, height, space, coefficient_bytes })?.clamp(1, 8);
         d.scale(num);
-        let space = match d.color_space() {
-            ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => Space::Cmyk,
-            ColorSpace::JCS_YCbCr => Space::YCbCr,
-            _ => Space::Rgb,
-        };
         let mut started = match space {
             Space::Cmyk => d.to_colorspace(ColorSpace::JCS_CMYK),
             Space::YCbCr => d.to_colorspace(ColorSpace::JCS_YCbCr),
@@ -256,7 +255,7 @@ pub(crate) mod tests {
         let d = decode(
             &jpeg,
             |f| {
-                assert_eq!((f.width, f.height, f.cmyk), (4032, 3024, false));
+                assert_eq!((f.width, f.height, f.space), (4032, 3024, Space::YCbCr));
                 Ok(3)
             },
             Vec::new(),

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use fast_image_resize as fr;
 
 use crate::inspect::check_limits;
-use crate::jpeg;
-use crate::{Format, Header, Limits, PhotoError, Thumbnail};
+use crate::jpeg::{self, Space};
+use crate::{Format, Limits, PhotoError, Thumbnail};
 
 /// JPEG quality of the thumbnails (4:2:0 chroma subsampling).
 pub const THUMBNAIL_QUALITY: u8 = 82;
@@ -93,6 +93,22 @@ pub(crate) fn thumbnails(
     limits: &Limits,
     timings: &mut ThumbnailTimings,
 ) -> Result<Vec<Thumbnail>, PhotoError> {
+    let mut scratch = SCRATCH.take();
+    let result = thumbnails_with(bytes, format, orientation, sizes, limits, timings, &mut scratch);
+    SCRATCH.set(scratch);
+    result
+}
+
+/// [`thumbnails`] with this thread's buffers.
+fn thumbnails_with(
+    bytes: &[u8],
+    format: Format,
+    orientation: Option<u16>,
+    sizes: &[u32],
+    limits: &Limits,
+    timings: &mut ThumbnailTimings,
+    scratch: &mut Scratch,
+) -> Result<Vec<Thumbnail>, PhotoError> {
     if bytes.is_empty() {
         return Err(PhotoError::Empty);
     }
@@ -112,24 +128,6 @@ pub(crate) fn thumbnails(
     if sizes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut scratch = SCRATCH.take();
-    let result = make(bytes, format, &header, orientation, sizes, limits, timings, started, &mut scratch);
-    SCRATCH.set(scratch);
-    result
-}
-
-#[allow(clippy::too_many_arguments)]
-fn make(
-    bytes: &[u8],
-    format: Format,
-    header: &Header,
-    orientation: Option<u16>,
-    sizes: &[u32],
-    limits: &Limits,
-    timings: &mut ThumbnailTimings,
-    started: Instant,
-    scratch: &mut Scratch,
-) -> Result<Vec<Thumbnail>, PhotoError> {
     let largest = sizes.iter().copied().max().unwrap_or(1).max(1);
     let source = match format {
         Format::Jpeg => decode_jpeg(bytes, largest, limits, scratch.free.pop().unwrap_or_default())?,
@@ -274,7 +272,7 @@ fn decode_jpeg(bytes: &[u8], largest: u32, limits: &Limits, buffer: Vec<u8>) -> 
             // The smallest DCT scaling whose output still covers the largest box.
             let (tw, th) = fit(w, h, largest);
             let num = (1..=8u8).find(|&n| jpeg::scaled(w, n) >= tw && jpeg::scaled(h, n) >= th).unwrap_or(8);
-            let channels = if frame.cmyk { 4 } else { 3 };
+            let channels = if frame.space == Space::Cmyk { 4 } else { 3 };
             let output = u64::from(jpeg::scaled(w, num)) * u64::from(jpeg::scaled(h, num)) * channels;
             let coefficients = if layout.progressive { frame.coefficient_bytes } else { 0 };
             if output + coefficients > limits.max_decode_bytes {
@@ -284,7 +282,7 @@ fn decode_jpeg(bytes: &[u8], largest: u32, limits: &Limits, buffer: Vec<u8>) -> 
         },
         buffer,
     )?;
-    let pixels = if decoded.space == jpeg::Space::Cmyk {
+    let pixels = if decoded.space == Space::Cmyk {
         // Adobe CMYK JPEGs (nearly all of them) store inverted values: 255 is no ink.
         decoded
             .pixels
@@ -297,7 +295,7 @@ fn decode_jpeg(bytes: &[u8], largest: u32, limits: &Limits, buffer: Vec<u8>) -> 
     } else {
         decoded.pixels
     };
-    Ok(Rgb { width: decoded.width, height: decoded.height, ycc: decoded.space == jpeg::Space::YCbCr, pixels })
+    Ok(Rgb { width: decoded.width, height: decoded.height, ycc: decoded.space == Space::YCbCr, pixels })
 }
 
 // ---------------------------------------------------------------- PNG and WebP

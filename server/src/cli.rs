@@ -303,7 +303,8 @@ async fn run(command: Command, mut settings: Settings) -> Result<(), AnyError> {
         }
         Command::Import { command: ImportCommand::Patches { file, source, crs } } => {
             let source = CaseSource::parse(&source).ok_or("unknown source")?;
-            let crs = crs.map(|c| cases::import::parse_crs(&c)).transpose().map_err(|e| format!("--crs: {e}"))?;
+            let crs =
+                crs.map(|c| landpatrol_patchfile::Crs::from_epsg(&c)).transpose().map_err(|e| format!("--crs: {e}"))?;
             let (doc, info) = read_patch_file(&file, crs.as_ref())?;
             if let Some(info) = &info {
                 println!("{}: {}; text {}", info.name, info.crs, info.encoding);

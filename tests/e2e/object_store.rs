@@ -7,16 +7,13 @@
 use landpatrol_server::config::PhotoSettings;
 use landpatrol_server::photos::storage::{self, BlobStore, S3Store};
 use landpatrol_tests::s3::{self, use_bucket};
+use landpatrol_tests::tus::{self, header};
 use landpatrol_tests::{TestApp, photo_fixture, sha256_hex};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use sea_orm::ConnectionTrait;
 
 const PHOTO: &str = "drewnoakes__metadata-extractor-images/Oppo R7 Plus.jpg";
-
-fn header(h: &HeaderMap, name: &str) -> String {
-    h.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
 
 async fn s3_app() -> (TestApp, String) {
     let bucket = s3::bucket().await;
@@ -27,34 +24,16 @@ async fn s3_app() -> (TestApp, String) {
 /// Starts a tus upload on `app`; its URL path (`/api/v1/uploads/<id>`).
 async fn create(app: &TestApp, token: &str, length: usize, sha: &str) -> String {
     use base64::Engine;
-    let resp = app
-        .client
-        .post(app.url("/api/v1/uploads"))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", length.to_string())
-        .header("Upload-Metadata", format!("sha256 {}", base64::engine::general_purpose::STANDARD.encode(sha)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let location = header(resp.headers(), "location");
+    let metadata = format!("sha256 {}", base64::engine::general_purpose::STANDARD.encode(sha));
+    let (status, h) = tus::create(app, token, length, &metadata).await;
+    assert_eq!(status, 201);
+    let location = header(&h, "location");
     location[location.find("/api/v1/uploads/").unwrap()..].to_owned()
 }
 
 async fn patch(app: &TestApp, token: &str, path: &str, offset: usize, body: &[u8]) -> (StatusCode, HeaderMap) {
-    let resp = app
-        .client
-        .patch(app.url(path))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", offset.to_string())
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.headers().clone())
+    let (status, h, _) = tus::patch(app, token, &app.url(path), offset, body, None).await;
+    (status, h)
 }
 
 async fn bytes_of(app: &TestApp, token: &str, path: &str) -> (StatusCode, Vec<u8>) {

@@ -2,6 +2,7 @@
 //! network and resumed, checksums, offsets, termination, expiry.
 
 use base64::Engine;
+use landpatrol_tests::tus::{create, header, patch};
 use landpatrol_tests::{TestApp, photo_fixture, sha256_hex};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -12,47 +13,6 @@ const PHOTO: &str = "drewnoakes__metadata-extractor-images/Oppo R7 Plus.jpg";
 
 fn b64(s: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn header(h: &HeaderMap, name: &str) -> String {
-    h.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
-async fn create(app: &TestApp, token: &str, length: usize, metadata: &str) -> (StatusCode, HeaderMap) {
-    let resp = app
-        .client
-        .post(app.url("/api/v1/uploads"))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", length.to_string())
-        .header("Upload-Metadata", metadata)
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.headers().clone())
-}
-
-async fn patch(
-    app: &TestApp,
-    token: &str,
-    url: &str,
-    offset: usize,
-    body: &[u8],
-    checksum: Option<String>,
-) -> (StatusCode, HeaderMap, String) {
-    let mut req = app
-        .client
-        .patch(url)
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", offset.to_string())
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(body.to_vec());
-    if let Some(c) = checksum {
-        req = req.header("Upload-Checksum", c);
-    }
-    let resp = req.send().await.unwrap();
-    (resp.status(), resp.headers().clone(), resp.text().await.unwrap())
 }
 
 async fn head(app: &TestApp, token: &str, url: &str) -> (StatusCode, HeaderMap) {

@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod live;
 pub mod s3;
 pub mod sim;
+pub mod tus;
 
 use landpatrol_server::config::Settings;
 use landpatrol_server::startup::Application;

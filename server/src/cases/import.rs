@@ -42,11 +42,6 @@ fn unreadable(e: &landpatrol_patchfile::Error) -> ApiError {
     ApiError::new(ErrorCode::InvalidShapefile, e.to_string()).with_details(json!({ "kind": e.kind() }))
 }
 
-/// Parses a CRS given by the caller (`EPSG:NNNN`).
-pub fn parse_crs(text: &str) -> Result<landpatrol_patchfile::Crs, String> {
-    landpatrol_patchfile::Crs::from_epsg(text)
-}
-
 /// Reads a shapefile into the GeoJSON [`import_patches`] takes, and how it was
 /// read. A file that can not be read, or any row that can not be imported,
 /// is `422 invalid_shapefile`; the rows are in `details.rows` (`row`,

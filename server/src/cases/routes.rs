@@ -226,7 +226,10 @@ pub async fn import_patches(
     user.require(&[Role::BureauAdmin])?;
     let source = q.source.unwrap_or(CaseSource::Satellite);
     let crs = match q.crs.as_deref() {
-        Some(c) => Some(import::parse_crs(c).map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("crs: {e}")))?),
+        Some(c) => Some(
+            landpatrol_patchfile::Crs::from_epsg(c)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("crs: {e}")))?,
+        ),
         None => None,
     };
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");

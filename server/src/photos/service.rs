@@ -257,17 +257,11 @@ async fn make_thumbnails(state: &AppState, sha: &str) -> ApiResult<()> {
     let store = state.photos.store.clone();
     let key = storage::original_key(sha);
     let started = std::time::Instant::now();
-    // A shared store is read by its async client here; a local one on the
-    // pool's thread, so the bytes are allocated where they are used.
-    let fetched = if store.shared() { Some(store.read(&key).await.map_err(ApiError::internal)?) } else { None };
     let made = state
         .photos
         .pool
         .run(move || {
-            let bytes = match fetched {
-                Some(b) => b,
-                None => store.read_blocking(&key)?,
-            };
+            let bytes = store.read_blocking(&key)?;
             Ok::<_, std::io::Error>(landpatrol_photo::thumbnails(
                 &bytes,
                 format,

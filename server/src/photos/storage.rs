@@ -37,8 +37,8 @@ pub trait BlobStore: Send + Sync {
     /// Reads a whole blob (thumbnails, or an original for the bounded thumbnail pool).
     fn read<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Vec<u8>>>;
 
-    /// Reads a whole blob, blocking: for the thumbnail threads, so the bytes are
-    /// allocated on the thread that uses them.
+    /// Reads a whole blob, blocking: for the thumbnail threads (never a
+    /// runtime's worker), so the bytes are allocated on the thread that uses them.
     fn read_blocking(&self, key: &str) -> io::Result<Vec<u8>>;
 
     /// Opens a blob for streaming out.
@@ -47,7 +47,7 @@ pub trait BlobStore: Send + Sync {
     /// Whether every instance sees these blobs (object storage). Then the
     /// bytes of unfinished tus uploads are kept in the store as parts, not in
     /// a local staging file, and their writers are claimed through the
-    /// database; thumbnails read the original asynchronously.
+    /// database.
     fn shared(&self) -> bool {
         false
     }
@@ -200,6 +200,9 @@ impl BlobStore for LocalStore {
 /// local; everything another instance must see is in the bucket.
 pub struct S3Store {
     store: object_store::aws::AmazonS3,
+    /// The runtime the store was opened on, which `read_blocking` waits on
+    /// from the thumbnail threads.
+    runtime: tokio::runtime::Handle,
     staging: PathBuf,
     part_size: usize,
     conditional_put: bool,
@@ -259,7 +262,8 @@ impl S3Store {
         });
         let store = b.build().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let part_size = usize::try_from(cfg.multipart_part_mib.saturating_mul(1024 * 1024)).unwrap_or(8 << 20);
-        Ok(Self { store, staging: staging.to_owned(), part_size, conditional_put: cfg.conditional_put })
+        let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+        Ok(Self { store, runtime, staging: staging.to_owned(), part_size, conditional_put: cfg.conditional_put })
     }
 
     async fn exists(&self, location: &object_store::path::Path) -> io::Result<bool> {
@@ -371,9 +375,9 @@ impl BlobStore for S3Store {
         })
     }
 
-    fn read_blocking(&self, _key: &str) -> io::Result<Vec<u8>> {
-        // Reads go through the async client ([`BlobStore::shared`] tells callers so).
-        Err(io::Error::new(io::ErrorKind::Unsupported, "an S3 store is read asynchronously"))
+    fn read_blocking(&self, key: &str) -> io::Result<Vec<u8>> {
+        // The async client, waited on from this (non-runtime) thread.
+        self.runtime.block_on(self.read(key))
     }
 
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Blob>> {
